@@ -1,0 +1,132 @@
+// taskforge/detail/platform.hpp — the one place for platform, sanitizer and model-checker switches.
+//
+// Every lock-free header in taskforge spells its atomics as `detail::atomic<T>` and its fences as
+// `detail::fence_*()`. This header decides what those mean:
+//
+//   * normal builds      — std::atomic<T>; a seq_cst fence is a locked RMW on x86-64 (see fence_seq_cst);
+//   * ThreadSanitizer    — std::atomic<T>; TSan does not model standalone fences, so the lock-free headers
+//                          ask `sanitizer_replaces_fences` and use equivalent release/acquire/seq_cst
+//                          operations instead (no false reports in users' TSan builds);
+//   * Relacy model tests — rl::atomic<T> and rl fences (TASKFORGE_RELACY defined before including), so the
+//                          model checker runs the very source users compile (Tokio's `loom` shim is the model).
+//
+// The Relacy build may also weaken single orderings (TASKFORGE_MODEL_WEAKEN_*) to prove that the model tests
+// catch the bug each ordering prevents. Those switches are refused outside the model build.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <new>
+
+#if defined(TASKFORGE_RELACY)
+#include <relacy/relacy.hpp>
+// relacy.hpp turns std names into macros (memory_order_*, new, delete, malloc, free) for code written against
+// its own std emulation. We write std::memory_order and let the shim below translate, so those macros go.
+#undef memory_order_relaxed
+#undef memory_order_consume
+#undef memory_order_acquire
+#undef memory_order_release
+#undef memory_order_acq_rel
+#undef memory_order_seq_cst
+#undef new
+#undef delete
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define TASKFORGE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TASKFORGE_TSAN 1
+#endif
+#endif
+#ifndef TASKFORGE_TSAN
+#define TASKFORGE_TSAN 0
+#endif
+
+#if !defined(TASKFORGE_RELACY) &&                                                                 \
+    (defined(TASKFORGE_MODEL_WEAKEN_POP_FENCE) || defined(TASKFORGE_MODEL_WEAKEN_PUSH_RELEASE) || \
+     defined(TASKFORGE_MODEL_WEAKEN_GROW_RELEASE) || defined(TASKFORGE_MODEL_WEAKEN_STEAL_FENCE))
+#error "TASKFORGE_MODEL_WEAKEN_* deliberately breaks the deque; it is only accepted in the Relacy model build"
+#endif
+
+namespace taskforge::detail {
+
+// Cache line size used to keep independently written atomics apart (false sharing). 64 bytes on x86-64 and
+// most AArch64 parts; std::hardware_destructive_interference_size is not used because g++ warns that its
+// value may differ between translation units (-Winterference-size).
+inline constexpr std::size_t cache_line = 64;
+
+// True when standalone fences must be replaced by orderings on the operations themselves (see above).
+// The Relacy build can force this path (TASKFORGE_MODEL_SANITIZER_ORDERINGS) so that it is model-checked too.
+#if TASKFORGE_TSAN || defined(TASKFORGE_MODEL_SANITIZER_ORDERINGS)
+inline constexpr bool sanitizer_replaces_fences = true;
+#else
+inline constexpr bool sanitizer_replaces_fences = false;
+#endif
+
+#if defined(TASKFORGE_RELACY)
+
+// --- Relacy: forward every operation to rl::atomic with the caller's std::memory_order. ---------------
+inline rl::memory_order to_model(std::memory_order order) noexcept {
+    // std::memory_order and rl::memory_order enumerate relaxed..seq_cst in the same order.
+    return static_cast<rl::memory_order>(static_cast<int>(order));
+}
+
+template <class T>
+class atomic {
+public:
+    atomic() noexcept = default;
+    explicit atomic(T value) noexcept : cell_(value) {}
+    T load(std::memory_order order) const { return cell_($).load(to_model(order)); }
+    void store(T value, std::memory_order order) { cell_($).store(value, to_model(order)); }
+    T exchange(T value, std::memory_order order) { return cell_($).exchange(value, to_model(order)); }
+    T fetch_add(T value, std::memory_order order) { return cell_($).fetch_add(value, to_model(order)); }
+    bool compare_exchange_strong(T& expected, T desired, std::memory_order success, std::memory_order failure) {
+        return cell_($).compare_exchange_strong(expected, desired, to_model(success), to_model(failure));
+    }
+
+private:
+    rl::atomic<T> cell_;
+};
+
+inline void fence_seq_cst() { rl::atomic_thread_fence(rl::mo_seq_cst, $); }
+inline void fence_release() { rl::atomic_thread_fence(rl::mo_release, $); }
+
+#else
+
+template <class T>
+using atomic = std::atomic<T>;
+
+// A sequentially consistent fence. g++ emits `lock or` for it, clang 14 emits `mfence`, which costs ~9x more
+// on the machines we measured (~22 ns vs ~2.5 ns). On x86-64 every locked instruction is a full barrier in
+// the single total order of locked operations (Intel SDM vol. 3 §8.2.2), so a locked no-op on the stack is
+// the same fence; it is what Linux uses for smp_mb(). TSan would not see an asm fence, but under TSan the
+// lock-free headers do not call this function (sanitizer_replaces_fences).
+inline void fence_seq_cst() noexcept {
+#if defined(__x86_64__) && !TASKFORGE_TSAN
+    asm volatile("lock orl $0, -8(%%rsp)" ::: "memory", "cc");
+#else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
+inline void fence_release() noexcept { std::atomic_thread_fence(std::memory_order_release); }
+
+#endif
+
+// Tells the CPU we are in a spin-wait loop (lower power, no memory-order mis-speculation on exit).
+inline void cpu_relax() noexcept {
+#if defined(TASKFORGE_RELACY)
+    rl::yield(1, $);
+#elif defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield" ::: "memory");
+#endif
+}
+
+}  // namespace taskforge::detail
