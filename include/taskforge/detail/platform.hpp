@@ -15,8 +15,20 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <new>
+#include <thread>
+
+#if defined(__linux__) && !defined(TASKFORGE_RELACY)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+#include <ctime>
+#endif
 
 #if defined(TASKFORGE_RELACY)
 #include <relacy/relacy.hpp>
@@ -128,5 +140,58 @@ inline void cpu_relax() noexcept {
     asm volatile("yield" ::: "memory");
 #endif
 }
+
+#if !defined(TASKFORGE_RELACY)
+
+// --- Sleeping on a 32-bit word (futex on Linux) ---------------------------------------------------------------
+// C++20 atomic::wait has no timeout, and libstdc++'s notify skips the system call unless its own waiter table saw
+// the waiter, so mixing it with a timed futex would lose wake-ups. These three functions are the only sleeping
+// primitive in taskforge; elsewhere they fall back to atomic::wait/notify (timed waits poll).
+//
+// futex_wake never reads the word's memory, so waking a word whose owner was just destroyed is harmless (a
+// spurious wake-up for whoever reuses the address; every waiter here re-checks its condition).
+
+// Sleeps while `word == expected`, at most until `deadline` when one is given. May return spuriously.
+inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                       const std::chrono::steady_clock::time_point* deadline = nullptr) noexcept {
+#if defined(__linux__)
+    timespec relative{};
+    timespec* timeout = nullptr;
+    if (deadline != nullptr) {
+        const auto left = *deadline - std::chrono::steady_clock::now();
+        if (left <= std::chrono::steady_clock::duration::zero()) return;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        relative.tv_sec = ns / 1'000'000'000;  // both are `long` on Linux
+        relative.tv_nsec = ns % 1'000'000'000;
+        timeout = &relative;
+    }
+    // FUTEX_WAIT measures the relative timeout on CLOCK_MONOTONIC, the clock behind steady_clock.
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, timeout, nullptr, 0);
+#else
+    if (deadline == nullptr) {
+        word.wait(expected, std::memory_order_relaxed);
+    } else if (word.load(std::memory_order_relaxed) == expected) {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+#endif
+}
+
+inline void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
+#if defined(__linux__)
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+#else
+    word.notify_one();
+#endif
+}
+
+inline void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+#if defined(__linux__)
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+#else
+    word.notify_all();
+#endif
+}
+
+#endif  // !TASKFORGE_RELACY
 
 }  // namespace taskforge::detail

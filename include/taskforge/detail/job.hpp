@@ -1,0 +1,27 @@
+// taskforge/detail/job.hpp — the type-erased unit of work that every queue carries.
+//
+// A job is one record {execute, next}: the queues (worker deques, the injection queue) hold `job*` and know
+// nothing else. A heap task frame (task_frame.hpp) is a job; so can be a record on a caller's stack (the planned
+// `join`), which is why the queues do not assume heap frames.
+//
+// Contract: `execute(job)` is called exactly once per push, by exactly one thread, and may free the job before
+// returning (a task frame recycles itself). Nobody touches the job after calling `execute`.
+#pragma once
+
+#include "platform.hpp"
+
+namespace taskforge::detail {
+
+struct job {
+    using execute_function = void (*)(job*) noexcept;
+
+    explicit job(execute_function function) noexcept : execute(function) {}
+
+    execute_function execute;
+    // Link for the injection queue (injection_queue.hpp); unused while the job sits in a worker's deque.
+    std::atomic<job*> next{nullptr};
+};
+
+inline void run(job* work) noexcept { work->execute(work); }
+
+}  // namespace taskforge::detail

@@ -1,0 +1,177 @@
+// taskforge/detail/parking.hpp — how idle workers sleep, and how new work wakes them without ever losing a wake-up.
+//
+// Who owns what
+//   `state_` packs two counts: workers awake (not parked) and, of those, workers searching for work (stealing).
+//   The sleeper list (under `sleepers_mutex_`, cold path only) holds the parked workers; each has a `parker`.
+//
+// How a worker goes to sleep (worker loop, runtime.hpp)
+//   1. It finds nothing in its deque, the injection queue or its victims' deques while searching.
+//   2. begin_park(): under the sleeper lock, one seq_cst RMW on `state_` removes it from the awake (and searching)
+//      count, and it joins the sleeper list. This is the announcement.
+//   3. It issues a seq_cst fence and looks at every queue once more. Work seen here → notify_one() (it may wake
+//      itself: its parker then returns at once).
+//   4. parker::park() sleeps until someone unparks it. An unparked worker comes back counted as searching.
+//
+// How a publisher wakes a worker (spawn)
+//   a. It makes the job visible (deque push, or the injection queue's seq_cst CAS).
+//   b. It issues a seq_cst fence (the CAS already is one) and reads `state_`.
+//   c. Only if nobody is searching and somebody sleeps does it take the slow path: pop a sleeper, count it awake
+//      and searching, unpark it. So a spawn pays a system call only when no worker is awake and looking.
+//
+// Why no job is stranded with every worker asleep
+//   Take a job J published with fence F_p, and the worker W whose step-2 RMW is last in `state_`'s order, with
+//   fence F_w. The fences are totally ordered (S). If F_p precedes F_w, W's step-3 look sees J (fence-fence rule,
+//   [atomics.order]) and W calls notify_one after everyone is parked, so it finds a sleeper to wake. If F_w precedes
+//   F_p, the publisher's load in (b) sees W's RMW or a later one: nobody searching, a sleeper present — it wakes
+//   one. Either way a worker is awake and searching after J is published. A searcher that finds work while it was
+//   the last searcher wakes one more (end_search), so work spreads across sleeping workers one by one.
+//
+// Bounded searching: at most half of the workers (at least one) search at once, as in Go and Tokio, so a burst of
+// wake-ups does not make every core hammer the same victims.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "platform.hpp"
+
+namespace taskforge::detail {
+
+// One sleeping worker's wake-up token (Tokio's park.rs in miniature): empty -> parked -> notified.
+class parker {
+public:
+    // Owner only. Returns after unpark(); a token left by an earlier unpark() makes it return at once.
+    void park() noexcept {
+        // Acquire (also on failure) pairs with unpark's release: what the unparker did before is visible to us.
+        std::uint32_t expected = empty;
+        if (!state_.compare_exchange_strong(expected, parked, std::memory_order_acquire, std::memory_order_acquire)) {
+            state_.store(empty, std::memory_order_relaxed);  // it was `notified`: consume the token
+            return;
+        }
+        for (;;) {
+            futex_wait(state_, parked);
+            expected = notified;
+            if (state_.compare_exchange_strong(expected, empty, std::memory_order_acquire, std::memory_order_relaxed)) {
+                return;
+            }
+        }
+    }
+
+    // Any thread. Wakes the owner, or leaves a token for its next park().
+    void unpark() noexcept {
+        // Release: pairs with park's acquire. The system call only when the owner really sleeps.
+        if (state_.exchange(notified, std::memory_order_release) == parked) futex_wake_one(state_);
+    }
+
+private:
+    static constexpr std::uint32_t empty = 0, parked = 1, notified = 2;
+    alignas(cache_line) std::atomic<std::uint32_t> state_{empty};
+};
+
+class idle_coordinator {
+public:
+    explicit idle_coordinator(std::size_t workers)
+        : workers_(static_cast<std::uint32_t>(workers)), parkers_(workers), state_(pack(workers_, 0)) {
+        sleepers_.reserve(workers);
+    }
+
+    // Publisher, after a deque push (needs the fence; see (b) above).
+    void notify_after_push() noexcept {
+        fence_seq_cst();
+        if (should_wake(state_.load(std::memory_order_relaxed))) notify_one();
+    }
+
+    // Publisher, after a seq_cst RMW made the job visible (the injection queue's CAS): the RMW orders it already.
+    void notify_after_seq_cst_publish() noexcept {
+        if (should_wake(state_.load(std::memory_order_seq_cst))) notify_one();
+    }
+
+    // Wakes one sleeper if nobody searches. Any thread.
+    void notify_one() noexcept {
+        std::size_t sleeper = 0;
+        {
+            std::lock_guard lock(sleepers_mutex_);
+            if (!should_wake(state_.load(std::memory_order_relaxed)) || sleepers_.empty()) return;
+            sleeper = sleepers_.back();
+            sleepers_.pop_back();
+            // It comes back awake and searching. Relaxed inside the lock: begin_park's RMW is ordered by the lock.
+            state_.fetch_add(one_awake | one_searching, std::memory_order_relaxed);
+        }
+        parkers_[sleeper].unpark();
+    }
+
+    // Worker. Become a searcher unless half the workers already are (at least one may always search).
+    bool try_begin_search() noexcept {
+        std::uint64_t state = state_.load(std::memory_order_relaxed);
+        for (;;) {
+            const std::uint64_t searching = searching_of(state);
+            if (searching > 0 && 2 * searching >= workers_) return false;
+            // Relaxed: the count only bounds contention; no data is published through it.
+            if (state_.compare_exchange_weak(state, state + one_searching, std::memory_order_relaxed,
+                                             std::memory_order_relaxed)) {
+                return true;
+            }
+        }
+    }
+
+    // Worker that found work while searching. If it was the last searcher, it wakes another to keep looking.
+    void end_search() noexcept {
+        // seq_cst: a publisher that reads state after this sees "nobody searching" and wakes someone itself.
+        const std::uint64_t before = state_.fetch_sub(one_searching, std::memory_order_seq_cst);
+        if (searching_of(before) == 1) notify_one();
+    }
+
+    // Worker, step 2: announce the intent to sleep. Returns false (and stays awake) when the pool is closing.
+    bool begin_park(std::size_t worker, bool searching) noexcept {
+        std::lock_guard lock(sleepers_mutex_);
+        if (closing_) return false;
+        // seq_cst: the announcement of the protocol above; pairs with the publisher's fence and load.
+        state_.fetch_sub(one_awake | (searching ? one_searching : 0), std::memory_order_seq_cst);
+        sleepers_.push_back(worker);
+        return true;
+    }
+
+    // Worker, step 4.
+    void park(std::size_t worker) noexcept { parkers_[worker].park(); }
+
+    // Worker leaving the pool for good (shutdown): it no longer counts as awake or searching.
+    void retire(bool searching) noexcept {
+        state_.fetch_sub(one_awake | (searching ? one_searching : 0), std::memory_order_seq_cst);
+    }
+
+    // shutdown(): from now on no worker parks, and every sleeper wakes up to drain and exit.
+    void close() noexcept {
+        std::vector<std::size_t> wake;
+        {
+            std::lock_guard lock(sleepers_mutex_);
+            closing_ = true;
+            wake.swap(sleepers_);
+            // They come back awake and searching, like any unparked worker. Relaxed: ordered by the lock.
+            state_.fetch_add(wake.size() * (one_awake | one_searching), std::memory_order_relaxed);
+        }
+        for (const std::size_t sleeper : wake) parkers_[sleeper].unpark();
+    }
+
+private:
+    static constexpr std::uint64_t one_searching = 1;
+    static constexpr std::uint64_t one_awake = std::uint64_t{1} << 32;
+    static constexpr std::uint64_t pack(std::uint64_t awake, std::uint64_t searching) {
+        return awake * one_awake + searching;
+    }
+    static constexpr std::uint64_t searching_of(std::uint64_t state) { return state & 0xffff'ffff; }
+    static constexpr std::uint64_t awake_of(std::uint64_t state) { return state >> 32; }
+    bool should_wake(std::uint64_t state) const noexcept {
+        return searching_of(state) == 0 && awake_of(state) < workers_;
+    }
+
+    const std::uint32_t workers_;
+    std::vector<parker> parkers_;
+    alignas(cache_line) std::atomic<std::uint64_t> state_;
+    alignas(cache_line) std::mutex sleepers_mutex_;
+    std::vector<std::size_t> sleepers_;  // guarded by sleepers_mutex_
+    bool closing_ = false;               // guarded by sleepers_mutex_
+};
+
+}  // namespace taskforge::detail

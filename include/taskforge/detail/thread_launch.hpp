@@ -1,0 +1,83 @@
+// taskforge/detail/thread_launch.hpp — starting a worker thread with a stack of a chosen size.
+//
+// std::thread cannot set a stack size, and help-while-wait nests task frames on a worker's stack (runtime.hpp), so
+// on POSIX systems workers are pthreads with `stack_size` bytes of stack (reserved address space: pages are only
+// committed when touched). Elsewhere std::thread is used and the size is ignored.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define TASKFORGE_HAS_PTHREAD 1
+#endif
+
+namespace taskforge::detail {
+
+#if defined(TASKFORGE_HAS_PTHREAD)
+
+class launched_thread {
+public:
+    launched_thread() noexcept = default;
+    launched_thread(launched_thread&& other) noexcept
+        : handle_(other.handle_), joinable_(std::exchange(other.joinable_, false)) {}
+    launched_thread& operator=(launched_thread&&) = delete;
+    launched_thread(const launched_thread&) = delete;
+    ~launched_thread() {
+        if (joinable_) std::terminate();  // like std::thread: a worker must be joined
+    }
+
+    template <class Body>
+    static launched_thread start(std::size_t stack_size, Body body) {
+        auto owned = std::make_unique<std::function<void()>>(std::move(body));
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        if (stack_size != 0) pthread_attr_setstacksize(&attributes, stack_size);
+        launched_thread thread;
+        const int error = pthread_create(&thread.handle_, &attributes, &entry, owned.get());
+        pthread_attr_destroy(&attributes);
+        if (error != 0) throw std::system_error(error, std::generic_category(), "taskforge: cannot start a worker");
+        owned.release();  // the thread owns it now
+        thread.joinable_ = true;
+        return thread;
+    }
+
+    bool joinable() const noexcept { return joinable_; }
+    void join() {
+        pthread_join(handle_, nullptr);
+        joinable_ = false;
+    }
+
+private:
+    static void* entry(void* argument) {
+        std::unique_ptr<std::function<void()>> body(static_cast<std::function<void()>*>(argument));
+        (*body)();
+        return nullptr;
+    }
+
+    pthread_t handle_{};
+    bool joinable_ = false;
+};
+
+template <class Body>
+launched_thread launch_thread(std::size_t stack_size, Body body) {
+    return launched_thread::start(stack_size, std::move(body));
+}
+
+#else
+
+using launched_thread = std::thread;
+
+template <class Body>
+launched_thread launch_thread(std::size_t, Body body) {
+    return std::thread(std::move(body));
+}
+
+#endif
+
+}  // namespace taskforge::detail

@@ -1,0 +1,30 @@
+// taskforge/options.hpp — how a scheduler is configured: an aggregate, so designated initializers read well.
+//
+//   taskforge::scheduler pool{taskforge::options{.threads = 4}};
+#pragma once
+
+#include <cstddef>
+#include <exception>
+
+namespace taskforge {
+
+struct options {
+    // Worker threads. 0 = std::thread::hardware_concurrency() (at least 1). At most max_threads, else the
+    // scheduler's constructor throws std::invalid_argument.
+    std::size_t threads = 0;
+
+    // Stack size of each worker, in bytes; 0 = default_stack_size. Address space is reserved, pages are committed
+    // only when used. A worker that waits runs other tasks on top of its stack, so deep chains of nested
+    // spawn + wait need depth (a 100,000-deep chain fits the default).
+    std::size_t stack_size = 0;
+
+    // Receives the exception of a task whose result nobody retrieved: a detached task (its handle dropped) that
+    // threw, or a handle destroyed without get() after its task threw. Called on whichever thread releases the
+    // task last; must not throw. nullptr = print the exception's what() to stderr. Never std::terminate.
+    void (*on_unhandled_exception)(std::exception_ptr) noexcept = nullptr;
+
+    static constexpr std::size_t max_threads = 1024;
+    static constexpr std::size_t default_stack_size = std::size_t{256} << 20;  // 256 MiB of address space
+};
+
+}  // namespace taskforge

@@ -1,0 +1,125 @@
+// taskforge/scheduler.hpp — the work-stealing scheduler and spawn().
+//
+//   taskforge::scheduler pool{taskforge::options{.threads = 4}};
+//   auto handle = pool.spawn([](int a, int b) { return a + b; }, 40, 2);   // task_handle<int>
+//   int v = handle.get();
+//   auto other = taskforge::spawn(f, x);   // the calling worker's scheduler, else default_scheduler()
+//
+// spawn(f, args...) calls std::invoke(f, args...) on a worker: the callable and the arguments are decay-copied
+// (moved when given as rvalues), like std::thread; move-only callables, arguments and results work; the handle's
+// type is the callable's result, decayed: a task returning a reference hands out a copy of the referred object
+// (return a pointer or std::reference_wrapper to share it instead).
+//
+// From a worker of this scheduler (a running task), spawn pushes onto that worker's own deque; from any other
+// thread it goes through the injection queue. Neither path takes a lock or allocates in the steady state.
+//
+// shutdown() (idempotent, thread-safe) refuses spawns from outside from then on (scheduler_closed), runs every task
+// already accepted — running tasks may still spawn children — and joins the workers. ~scheduler() calls it.
+// Calling shutdown() from one of the scheduler's own workers throws std::system_error(resource_deadlock_would_occur);
+// destroying the scheduler from one of its workers prints why and calls std::terminate (it cannot join itself).
+#pragma once
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "detail/runtime.hpp"
+#include "detail/task_frame.hpp"
+#include "errors.hpp"
+#include "options.hpp"
+#include "task_handle.hpp"
+
+namespace taskforge {
+
+class task_group;
+
+class scheduler {
+public:
+    explicit scheduler(options settings = {}) : runtime_(std::make_unique<detail::runtime>(resolve(settings, this))) {}
+
+    scheduler(const scheduler&) = delete;
+    scheduler& operator=(const scheduler&) = delete;
+
+    ~scheduler() {
+        if (runtime_->on_own_worker()) {
+            std::fputs(
+                "taskforge: a scheduler was destroyed by one of its own worker threads; a worker cannot join "
+                "itself\n",
+                stderr);
+            std::terminate();
+        }
+        runtime_->shutdown();
+    }
+
+    template <class F, class... Args>
+    requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+    auto spawn(F&& function, Args&&... arguments) {
+        using result_type = std::decay_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+        using frame_type = detail::task_frame<result_type, std::decay_t<F>, std::decay_t<Args>...>;
+        frame_type* frame = frame_type::create(runtime_->on_unhandled_exception(), detail::task_state::pending,
+                                               std::forward<F>(function), std::forward<Args>(arguments)...);
+        task_handle<result_type> handle(frame);  // owns the frame from here on
+        try {
+            runtime_->submit(frame);
+        } catch (...) {
+            frame->cancel();  // never submitted: run it as cancelled so the frame is released normally
+            detail::run(frame);
+            throw;
+        }
+        return handle;
+    }
+
+    std::size_t thread_count() const noexcept { return runtime_->thread_count(); }
+
+    void shutdown() { runtime_->shutdown(); }
+
+    // The scheduler whose worker is calling, or nullptr on any other thread.
+    static scheduler* current() noexcept {
+        detail::worker* self = detail::current_worker;
+        return self != nullptr ? static_cast<scheduler*>(self->pool->owner()) : nullptr;
+    }
+
+private:
+    friend class task_group;
+
+    static detail::runtime_settings resolve(const options& settings, scheduler* self) {
+        std::size_t threads = settings.threads;
+        if (threads == 0) threads = std::thread::hardware_concurrency();
+        if (threads == 0) threads = 1;
+        if (threads > options::max_threads) {
+            throw std::invalid_argument("taskforge: options::threads exceeds options::max_threads (1024)");
+        }
+        return {threads, settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
+                settings.on_unhandled_exception != nullptr ? settings.on_unhandled_exception
+                                                           : &detail::default_exception_report,
+                self};
+    }
+
+    void submit(detail::job* work) { runtime_->submit(work); }
+    void report_unhandled(std::exception_ptr error) const noexcept {
+        runtime_->on_unhandled_exception()(std::move(error));
+    }
+
+    std::unique_ptr<detail::runtime> runtime_;
+};
+
+// The process-wide scheduler with hardware_concurrency() workers: created on first use, shut down at exit.
+inline scheduler& default_scheduler() {
+    static scheduler instance{};
+    return instance;
+}
+
+// Spawns on the calling worker's scheduler, or on default_scheduler() from any other thread.
+template <class F, class... Args>
+requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+auto spawn(F&& function, Args&&... arguments) {
+    scheduler* here = scheduler::current();
+    return (here != nullptr ? *here : default_scheduler())
+        .spawn(std::forward<F>(function), std::forward<Args>(arguments)...);
+}
+
+}  // namespace taskforge

@@ -1,0 +1,138 @@
+// taskforge/task_handle.hpp — task_handle<T>: the result of spawn(), used like std::future<T>.
+//
+//   auto handle = pool.spawn([](int a, int b) { return a + b; }, 40, 2);
+//   handle.wait();            // on a worker of a pool: runs other tasks meanwhile
+//   int v = handle.get();     // the value, or rethrows the task's exception; once
+//
+// Contract
+//   * Move-only. A default-constructed, moved-from or consumed (after get()) handle is empty: valid() is false and
+//     ready/status/wait/wait_for/wait_until/get/cancel throw std::future_error(future_errc::no_state).
+//   * get() waits, then returns the value (moved out), rethrows the task's exception, or throws task_cancelled;
+//     afterwards the handle is empty.
+//   * cancel() succeeds only while the task has not started; the task then never runs.
+//   * Dropping a handle detaches the task: it still runs, and its frame is freed when it ends. If it throws, the
+//     exception goes to options::on_unhandled_exception.
+//   * Waiting on a task that is running below the caller on the caller's own worker stack (for instance a task
+//     waiting on its own handle) would never return: it throws std::system_error(resource_deadlock_would_occur).
+#pragma once
+
+#include <chrono>
+#include <future>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "detail/runtime.hpp"
+#include "detail/task_frame.hpp"
+#include "errors.hpp"
+
+namespace taskforge {
+
+class scheduler;
+
+enum class task_status {
+    pending = detail::task_state::pending,      // accepted, not started
+    running = detail::task_state::running,      // a worker is running it
+    completed = detail::task_state::completed,  // returned normally; get() gives the value
+    failed = detail::task_state::failed,        // threw; get() rethrows
+    cancelled = detail::task_state::cancelled   // cancel() stopped it before it started; get() throws task_cancelled
+};
+
+template <class T>
+class task_handle {
+public:
+    using value_type = T;
+
+    task_handle() noexcept = default;
+    task_handle(task_handle&& other) noexcept : frame_(std::exchange(other.frame_, nullptr)) {}
+    task_handle& operator=(task_handle&& other) noexcept {
+        if (this != &other) {
+            reset();
+            frame_ = std::exchange(other.frame_, nullptr);
+        }
+        return *this;
+    }
+    task_handle(const task_handle&) = delete;
+    task_handle& operator=(const task_handle&) = delete;
+    ~task_handle() { reset(); }
+
+    bool valid() const noexcept { return frame_ != nullptr; }
+
+    bool ready() const { return detail::task_state::finished(frame().load_state()); }
+
+    task_status status() const { return static_cast<task_status>(detail::task_state::status(frame().load_state())); }
+
+    void wait() const {
+        if (ready()) return;
+        check_not_waiting_on_own_stack();
+        detail::wait_on_word(frame().state, detail::task_state::waiting, &detail::task_state::finished);
+    }
+
+    template <class Rep, class Period>
+    std::future_status wait_for(const std::chrono::duration<Rep, Period>& timeout) const {
+        return wait_until(std::chrono::steady_clock::now() + timeout);
+    }
+
+    template <class Clock, class Duration>
+    std::future_status wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
+        if (ready()) return std::future_status::ready;
+        check_not_waiting_on_own_stack();
+        const auto steady_deadline =
+            std::chrono::steady_clock::now() +
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - Clock::now());
+        return detail::wait_on_word(frame().state, detail::task_state::waiting, &detail::task_state::finished,
+                                    &steady_deadline)
+                   ? std::future_status::ready
+                   : std::future_status::timeout;
+    }
+
+    T get() {
+        wait();
+        struct release_on_exit {
+            detail::valued_frame<T>* frame;
+            ~release_on_exit() { frame->release_handle(); }
+        } owner{std::exchange(frame_, nullptr)};
+        switch (detail::task_state::status(owner.frame->load_state())) {
+            case detail::task_state::completed:
+                if constexpr (std::is_void_v<T>) {
+                    return;
+                } else {
+                    return std::move(owner.frame->result.value);
+                }
+            case detail::task_state::failed:
+                // Moved out first: the last reference to the exception is dropped on this thread (DESIGN.md).
+                std::rethrow_exception(std::exchange(owner.frame->error, nullptr));
+            default:
+                throw task_cancelled();
+        }
+    }
+
+    // Cancels the task if it has not started yet; returns whether it did.
+    bool cancel() { return frame().cancel(); }
+
+private:
+    friend class scheduler;
+    explicit task_handle(detail::valued_frame<T>* frame) noexcept : frame_(frame) {}
+
+    detail::valued_frame<T>& frame() const {
+        if (frame_ == nullptr) throw std::future_error(std::future_errc::no_state);
+        return *frame_;
+    }
+
+    void check_not_waiting_on_own_stack() const {
+        const std::uint32_t word = frame().load_state();  // acquire: `runner` was stored before `running`
+        if (detail::task_state::status(word) == detail::task_state::running &&
+            frame().runner.load(std::memory_order_relaxed) == detail::this_thread_identity()) {
+            throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                                    "taskforge: waiting on a task that runs below the caller on the same thread");
+        }
+    }
+
+    void reset() noexcept {
+        if (frame_ != nullptr) std::exchange(frame_, nullptr)->release_handle();
+    }
+
+    detail::valued_frame<T>* frame_ = nullptr;
+};
+
+}  // namespace taskforge

@@ -1,0 +1,23 @@
+// taskforge/taskforge.hpp — the only include a user needs.
+//
+// taskforge is a header-only C++20 work-stealing task library:
+//   scheduler.hpp    scheduler, options, spawn(), default_scheduler()
+//   task_handle.hpp  task_handle<T> (like std::future<T>), task_status
+//   task_group.hpp   task_group: fork-join without a handle per task
+//   errors.hpp       task_cancelled, scheduler_closed
+//   deque.hpp        chase_lev_deque<T>: the lock-free work-stealing deque, usable on its own
+// Everything under detail/ is machinery and may change.
+#pragma once
+
+#include "deque.hpp"
+#include "errors.hpp"
+#include "options.hpp"
+#include "scheduler.hpp"
+#include "task_group.hpp"
+#include "task_handle.hpp"
+
+namespace taskforge {
+inline constexpr int version_major = 0;
+inline constexpr int version_minor = 1;
+inline constexpr int version_patch = 0;
+}  // namespace taskforge

@@ -1,0 +1,71 @@
+// One allocation per task, recycled: after warm-up, spawning and getting makes no call to global operator new.
+// This binary replaces the global operator new to count calls (it cannot share a binary with other tests).
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <taskforge/taskforge.hpp>
+
+#include "../support/catch.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+void* operator new(std::size_t size) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+    throw std::bad_alloc();
+}
+void* operator new(std::size_t size, std::align_val_t align) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    const std::size_t alignment = static_cast<std::size_t>(align);
+    if (void* memory = std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)) return memory;
+    throw std::bad_alloc();
+}
+void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
+void operator delete(void* memory, std::align_val_t) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t, std::align_val_t) noexcept { std::free(memory); }
+
+namespace {
+long fib(long n) {
+    if (n < 2) return n;
+    auto left = taskforge::spawn(fib, n - 1);
+    const long right = fib(n - 2);
+    return left.get() + right;
+}
+}  // namespace
+
+TEST_CASE("after warm-up, 100,000 spawn + get from outside make no global operator new call", "[allocation][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    for (int i = 0; i < 10'000; ++i) pool.spawn([i] { return i; }).get();  // warm-up: frames are cached
+    const long before = allocations.load();
+    long sum = 0;
+    for (int i = 0; i < 100'000; ++i) sum += pool.spawn([i] { return i; }).get();
+    CHECK(allocations.load() - before == 0);
+    CHECK(sum == 99'999L * 100'000 / 2);
+}
+
+TEST_CASE("after warm-up, nested spawns on workers make no global operator new call", "[allocation][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    pool.spawn(fib, 20).get();  // warm-up
+    pool.spawn(fib, 20).get();
+    const long before = allocations.load();
+    CHECK(pool.spawn(fib, 20).get() == 6765);
+    CHECK(allocations.load() - before == 0);
+}
+
+TEST_CASE("after warm-up, a task_group's spawns make no global operator new call", "[allocation][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group group{pool};
+    std::atomic<long> count{0};
+    for (int i = 0; i < 10'000; ++i) group.spawn([&] { count.fetch_add(1); });
+    group.wait();
+    const long before = allocations.load();
+    for (int round = 0; round < 10; ++round) {
+        for (int i = 0; i < 1000; ++i) group.spawn([&] { count.fetch_add(1); });
+        group.wait();
+    }
+    CHECK(allocations.load() - before == 0);
+    CHECK(count.load() == 20'000);
+}
