@@ -24,7 +24,7 @@ struct options {
     void (*on_unhandled_exception)(std::exception_ptr) noexcept = nullptr;
 
     static constexpr std::size_t max_threads = 1024;
-    static constexpr std::size_t default_stack_size = std::size_t{256} << 20;  // 256 MiB of address space
+    static constexpr std::size_t default_stack_size = std::size_t{512} << 20;  // 512 MiB of address space
 };
 
 }  // namespace taskforge
