@@ -15,12 +15,11 @@
 // flatters its W1 and W3.
 #pragma once
 
-#include <taskforge/taskforge.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <taskforge/taskforge.hpp>
 #include <thread>
 #include <vector>
 
@@ -54,7 +53,8 @@ public:
     double external_spawn(std::size_t n, std::atomic<long>& counter) {
         taskforge::task_group group{pool_};
         const auto start = clock_type::now();
-        for (std::size_t i = 0; i < n; ++i) group.spawn([&counter] { counter.fetch_add(1, std::memory_order_relaxed); });
+        for (std::size_t i = 0; i < n; ++i)
+            group.spawn([&counter] { counter.fetch_add(1, std::memory_order_relaxed); });
         const auto spawned = clock_type::now();
         group.wait();
         return std::chrono::duration<double>(spawned - start).count();
@@ -64,20 +64,25 @@ public:
     long tree(int depth) { return pool_.spawn(&tree_task, depth).get(); }
 
     void uneven(const std::vector<int>& work, std::atomic<long>& ran_elsewhere) {
-        pool_.spawn([&] {
-                 const auto spawner = std::this_thread::get_id();
-                 taskforge::task_group group{pool_};
-                 for (const int microseconds : work) {
-                     group.spawn([&, microseconds, spawner] {
-                         busy_wait(std::chrono::microseconds(microseconds));
-                         if (std::this_thread::get_id() != spawner) ran_elsewhere.fetch_add(1, std::memory_order_relaxed);
-                     });
-                 }
-                 group.wait();
-             }).get();
+        pool_
+            .spawn([&] {
+                const auto spawner = std::this_thread::get_id();
+                taskforge::task_group group{pool_};
+                for (const int microseconds : work) {
+                    group.spawn([&, microseconds, spawner] {
+                        busy_wait(std::chrono::microseconds(microseconds));
+                        if (std::this_thread::get_id() != spawner)
+                            ran_elsewhere.fetch_add(1, std::memory_order_relaxed);
+                    });
+                }
+                group.wait();
+            })
+            .get();
     }
 
-    void one_task_then_idle() { pool_.spawn([] {}).get(); }
+    void one_task_then_idle() {
+        pool_.spawn([] {}).get();
+    }
 
     void start_one(std::atomic<std::int64_t>& started_at) {
         (void)pool_.spawn([&started_at] { started_at.store(clock_type::now().time_since_epoch().count()); });
@@ -85,16 +90,17 @@ public:
 
     // Spawn from a worker: n tasks into a group from inside a task; returns seconds in the spawn loop.
     double worker_spawn(std::size_t n, std::atomic<long>& counter) {
-        return pool_.spawn([&] {
-                        taskforge::task_group group{pool_};
-                        const auto start = clock_type::now();
-                        for (std::size_t i = 0; i < n; ++i) {
-                            group.spawn([&counter] { counter.fetch_add(1, std::memory_order_relaxed); });
-                        }
-                        const auto spawned = clock_type::now();
-                        group.wait();
-                        return std::chrono::duration<double>(spawned - start).count();
-                    })
+        return pool_
+            .spawn([&] {
+                taskforge::task_group group{pool_};
+                const auto start = clock_type::now();
+                for (std::size_t i = 0; i < n; ++i) {
+                    group.spawn([&counter] { counter.fetch_add(1, std::memory_order_relaxed); });
+                }
+                const auto spawned = clock_type::now();
+                group.wait();
+                return std::chrono::duration<double>(spawned - start).count();
+            })
             .get();
     }
 
@@ -127,7 +133,8 @@ public:
         arena_.execute([&] {
             tbb::task_group group;
             const auto start = clock_type::now();
-            for (std::size_t i = 0; i < n; ++i) group.run([&counter] { counter.fetch_add(1, std::memory_order_relaxed); });
+            for (std::size_t i = 0; i < n; ++i)
+                group.run([&counter] { counter.fetch_add(1, std::memory_order_relaxed); });
             const auto spawned = clock_type::now();
             group.wait();
             seconds = std::chrono::duration<double>(spawned - start).count();
@@ -257,8 +264,7 @@ public:
 #pragma omp single
         {
 #pragma omp task
-            {
-            }
+            {}
 #pragma omp taskwait
         }
     }
@@ -301,8 +307,8 @@ public:
         futures.reserve(n);
         const auto start = clock_type::now();
         for (std::size_t i = 0; i < n; ++i) {
-            futures.push_back(std::async(std::launch::async,
-                                         [&counter] { counter.fetch_add(1, std::memory_order_relaxed); }));
+            futures.push_back(
+                std::async(std::launch::async, [&counter] { counter.fetch_add(1, std::memory_order_relaxed); }));
         }
         const auto spawned = clock_type::now();
         for (auto& future : futures) future.get();

@@ -1,10 +1,9 @@
 // bench/deque_bench.cpp — chase_lev_deque micro-benchmarks: owner push+pop, uncontended steal, push vs. thieves.
-#include <taskforge/deque.hpp>
-
 #include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <cstdint>
+#include <taskforge/deque.hpp>
 #include <thread>
 #include <vector>
 
@@ -59,11 +58,17 @@ void deque_push_with_thieves(benchmark::State& state) {
 
 void register_deque_benchmarks() {
     benchmark::RegisterBenchmark("deque/push_pop_pair", &deque_push_pop_pair)
-        ->Repetitions(repetitions())->ReportAggregatesOnly(true);
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
     benchmark::RegisterBenchmark("deque/uncontended_steal", &deque_uncontended_steal)
-        ->Repetitions(repetitions())->ReportAggregatesOnly(true);
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
     benchmark::RegisterBenchmark("deque/push_pop_with_thieves", &deque_push_with_thieves)
-        ->Arg(1)->Arg(2)->UseRealTime()->Repetitions(repetitions())->ReportAggregatesOnly(true);
+        ->Arg(1)
+        ->Arg(2)
+        ->UseRealTime()
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
 }
 
 }  // namespace bench

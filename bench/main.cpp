@@ -26,8 +26,8 @@ public:
         for (const Run& run : runs) {
             if (run.aggregate_name != "median") continue;
             // "W1_external_spawn/taskforge" or "W2_fib30/taskforge/2": the name without repetition suffixes.
-            const std::string name = run.run_name.function_name +
-                                     (run.run_name.args.empty() ? "" : "/" + run.run_name.args);
+            const std::string name =
+                run.run_name.function_name + (run.run_name.args.empty() ? "" : "/" + run.run_name.args);
             medians_[name + "|real_ms"] = run.GetAdjustedRealTime();
             for (const auto& [counter, value] : run.counters) medians_[name + "|" + counter] = value.value;
         }
@@ -117,14 +117,15 @@ struct verdict_printer {
         line("goal", "W3 >= 100M tasks/s", m(w3_rate, 1e-6), "M/s", w3_rate && *w3_rate >= 100e6, "");
         std::optional<double> best_peer_fib;
         for (const char* peer : {"oneTBB", "OpenMP"}) {
-            const auto v = results.get(std::string("W2_fib30/") + peer + "/" + std::to_string(bench::bench_threads()),
-                                       "real_ms");
+            const auto v =
+                results.get(std::string("W2_fib30/") + peer + "/" + std::to_string(bench::bench_threads()), "real_ms");
             if (v && (!best_peer_fib || *v < *best_peer_fib)) best_peer_fib = v;
         }
         line("goal", "W2 fib(30) faster than every peer", w2_ms, "ms",
              w2_ms && (!best_peer_fib || *w2_ms < *best_peer_fib),
              best_peer_fib ? "best peer " + std::to_string(*best_peer_fib) + " ms" : "no peer installed");
-        const auto fib_ratio = (fib_one_ms && serial_ms) ? std::optional<double>(*fib_one_ms / *serial_ms) : std::nullopt;
+        const auto fib_ratio =
+            (fib_one_ms && serial_ms) ? std::optional<double>(*fib_one_ms / *serial_ms) : std::nullopt;
         line("goal", "W2 fib(30) on 1 worker within 8x of serial", fib_ratio, "x", fib_ratio && *fib_ratio <= 8, "");
         const auto idle = figure_value("W4_idle_cpu", "taskforge", "cpu_ms_per_2s");
         line("goal", "W4 idle CPU < 0.2 ms per 2 s", idle, "ms", idle && *idle < 0.2, "");

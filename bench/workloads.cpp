@@ -83,7 +83,10 @@ template <class Contender>
 struct register_w1 {
     static void apply() {
         benchmark::RegisterBenchmark(label<Contender>("W1_external_spawn").c_str(), &w1_external_spawn<Contender>)
-            ->UseRealTime()->Unit(benchmark::kMillisecond)->Repetitions(repetitions())->ReportAggregatesOnly(true);
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond)
+            ->Repetitions(repetitions())
+            ->ReportAggregatesOnly(true);
     }
 };
 
@@ -106,12 +109,20 @@ struct register_w2_w3 {
 void register_workloads() {
     for_each_contender<register_w1>();
     benchmark::RegisterBenchmark("W1_external_spawn/std::async", &w1_external_spawn<async_contender>)
-        ->UseRealTime()->Unit(benchmark::kMillisecond)->Repetitions(repetitions())->ReportAggregatesOnly(true);
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
     benchmark::RegisterBenchmark("W2_fib30/serial", &w2_fib_serial)
-        ->Unit(benchmark::kMillisecond)->Repetitions(repetitions())->ReportAggregatesOnly(true);
+        ->Unit(benchmark::kMillisecond)
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
     for_each_contender<register_w2_w3>();
     benchmark::RegisterBenchmark("worker_spawn/taskforge", &worker_spawn)
-        ->UseRealTime()->Unit(benchmark::kMillisecond)->Repetitions(repetitions())->ReportAggregatesOnly(true);
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
 }
 
 }  // namespace bench

@@ -1,9 +1,8 @@
 // Fork-join: every fib(n) with n >= 2 spawns fib(n-1), computes fib(n-2) itself, then joins.
 // get() on a worker runs other tasks while it waits, so this works with any number of workers, even one.
-#include <taskforge/taskforge.hpp>
-
 #include <cstdio>
 #include <cstdlib>
+#include <taskforge/taskforge.hpp>
 
 long fib(long n) {
     if (n < 2) return n;

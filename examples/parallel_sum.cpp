@@ -1,10 +1,9 @@
 // Divide and conquer: sum a vector by splitting it in halves until the pieces are small.
-#include <taskforge/taskforge.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <numeric>
 #include <span>
+#include <taskforge/taskforge.hpp>
 #include <vector>
 
 std::int64_t sum(std::span<const std::int64_t> values) {

@@ -1,7 +1,6 @@
 // The README's quick-start snippet, built and run by CI.
-#include <taskforge/taskforge.hpp>
-
 #include <cstdio>
+#include <taskforge/taskforge.hpp>
 #include <vector>
 
 int main() {

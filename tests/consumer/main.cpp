@@ -1,7 +1,6 @@
 // A consumer's program: spawns a task and gets its result through the installed/fetched taskforge.
-#include <taskforge/taskforge.hpp>
-
 #include <cstdio>
+#include <taskforge/taskforge.hpp>
 
 int main() {
     taskforge::scheduler pool{taskforge::options{.threads = 2}};

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds in Release and runs the benchmark binary: W1-W6 for taskforge and the installed peers, the deque
+# micro-benchmarks, thread scaling, then the target verdict. Exits non-zero when a target FAILs (--check).
+# Extra arguments go to the binary (Google Benchmark flags, e.g. --benchmark_filter=W2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake --workflow --preset release
+exec build/release/bench/taskforge_bench --check --benchmark_out=build/release/bench.json \
+  --benchmark_out_format=json --figures_out=build/release/figures.json "$@"
