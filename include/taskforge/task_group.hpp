@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "detail/group_state.hpp"
+#include "detail/group_frame.hpp"
 #include "detail/runtime.hpp"
 #include "scheduler.hpp"
 

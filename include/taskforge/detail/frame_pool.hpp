@@ -4,9 +4,11 @@
 //   * Each thread that spawns owns a `frame_cache` with one free list per size class (64 B .. 1 KiB); a frame is
 //     taken from the spawning thread's cache and remembers that cache (its home) in a hidden header.
 //   * A frame freed on its home thread goes back on the local list: no atomic operation at all.
-//   * A frame freed on another thread (a worker finishing a task an outside thread spawned) is pushed onto the
-//     home's lock-free `remote` stack. The home takes the whole stack with one exchange when its local list runs
-//     dry, so steady-state spawning from any thread calls no global operator new.
+//   * A frame freed on another thread (a worker finishing a task an outside thread spawned) goes into that
+//     thread's outbox; a full outbox (32 frames of one home), a frame of another home, the thread going to sleep
+//     (flush_this_thread) or exiting sends the whole chain home with one CAS onto the home's lock-free `remote`
+//     stack. The home takes the whole stack with one exchange when its local list runs dry, so steady-state
+//     spawning from any thread calls no global operator new, and the home's line moves once per 32 frames.
 //   * Frames over 1 KiB, or over-aligned ones, bypass the cache (plain aligned new/delete).
 //
 // Invariants:
@@ -22,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <utility>
 
 #include "platform.hpp"
 
@@ -47,12 +50,23 @@ public:
             ::operator delete (static_cast<std::byte*>(payload) - align, std::align_val_t{align});
             return;
         }
-        frame_cache* home = block->home;
-        if (home == current_) {
-            home->give_back(block);  // [F1] our own frame
-        } else {
-            home->remote_free(block);
+        if (current_ == nullptr && exited_) {
+            return block->home->remote_free(block, block, 1);  // freed during this thread's exit
         }
+        frame_cache& self = local();
+        if (block->home == &self) {
+            self.give_back(block);  // [F1] our own frame
+        } else {
+            self.send_home(block);
+        }
+    }
+
+    // Creates the calling thread's cache now (workers, at start) instead of at its first spawn or free.
+    static void prepare_this_thread() { (void)local(); }
+
+    // Sends the calling thread's outbox home now (a worker about to sleep must not sit on other threads' frames).
+    static void flush_this_thread() noexcept {
+        if (current_ != nullptr) current_->flush_outbox();
     }
 
     frame_cache(const frame_cache&) = delete;
@@ -72,12 +86,16 @@ private:
     static constexpr std::uint32_t big = classes;
     static constexpr std::uintptr_t closed = 1;  // remote_ value once the home thread has exited [F3]
     static constexpr int refill_blocks = 8;
+    static constexpr int outbox_limit = 32;
 
     // Releases the cache when its thread exits (a trivially destructible pointer stays the fast path).
     struct thread_exit_hook {
         ~thread_exit_hook() {
-            if (current_ != nullptr) current_->abandon();
-            current_ = nullptr;
+            if (current_ == nullptr) return;
+            exited_ = true;
+            frame_cache* self = std::exchange(current_, nullptr);  // frees from here on go straight home
+            self->flush_outbox();
+            self->abandon();
         }
     };
 
@@ -158,22 +176,44 @@ private:
         }
     }
 
-    // Any thread but the home.
-    void remote_free(header* block) noexcept {
+    // Freeing thread only: collects a frame of another home in the outbox.
+    void send_home(header* block) noexcept {
+        if (outbox_home_ != block->home) flush_outbox();
+        outbox_home_ = block->home;
+        if (outbox_first_ == nullptr) outbox_last_ = block;
+        next_of(block) = outbox_first_;
+        outbox_first_ = block;
+        if (++outbox_count_ >= outbox_limit) flush_outbox();
+    }
+
+    void flush_outbox() noexcept {
+        if (outbox_first_ == nullptr) return;
+        outbox_home_->remote_free(outbox_first_, outbox_last_, outbox_count_);
+        outbox_first_ = outbox_last_ = nullptr;
+        outbox_home_ = nullptr;
+        outbox_count_ = 0;
+    }
+
+    // Any thread but the home: pushes the chain first..last (count blocks) onto the remote stack.
+    void remote_free(header* first, header* last, std::int64_t count) noexcept {
         std::uintptr_t head = remote_.load(std::memory_order_relaxed);
         do {
-            if (head == closed) return orphan_free(block);  // [F3]
-            next_of(block) = reinterpret_cast<header*>(head);
-            // Release publishes the link to the home's acquire exchange [F2]; relaxed on failure: we only retry.
-        } while (!remote_.compare_exchange_weak(head, reinterpret_cast<std::uintptr_t>(block),
+            if (head == closed) return orphan_free(first, count);  // [F3]
+            next_of(last) = reinterpret_cast<header*>(head);
+            // Release publishes the links to the home's acquire exchange [F2]; relaxed on failure: we only retry.
+        } while (!remote_.compare_exchange_weak(head, reinterpret_cast<std::uintptr_t>(first),
                                                 std::memory_order_release, std::memory_order_relaxed));
     }
 
-    // A block whose home has exited [F3].
-    void orphan_free(header* block) noexcept {
-        ::operator delete(block);
+    // Blocks whose home has exited [F3].
+    void orphan_free(header* block, std::int64_t count) noexcept {
+        for (std::int64_t i = 0; i < count; ++i) {
+            header* next = next_of(block);
+            ::operator delete(block);
+            block = next;
+        }
         // acq_rel: whoever reaches zero deletes the cache after every other party's last access to it.
-        if (orphans_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+        if (orphans_.fetch_sub(count, std::memory_order_acq_rel) == count) delete this;
     }
 
     // Home thread, at its exit [F3].
@@ -201,8 +241,13 @@ private:
     }
 
     static inline thread_local frame_cache* current_ = nullptr;
+    static inline thread_local bool exited_ = false;  // this thread's cache is gone; do not install another
 
     header* free_[classes] = {};
+    header* outbox_first_ = nullptr;  // frames of outbox_home_ freed here, waiting to go home (owner only)
+    header* outbox_last_ = nullptr;
+    frame_cache* outbox_home_ = nullptr;
+    std::int64_t outbox_count_ = 0;
     std::int64_t owned_ = 0;  // blocks this cache created and has not deleted [F1]
     alignas(cache_line) std::atomic<std::uintptr_t> remote_{0};
     std::atomic<std::int64_t> orphans_{0};

@@ -1,4 +1,4 @@
-// taskforge/detail/group_state.hpp — the shared state of a task_group and the frame of a task spawned into one.
+// taskforge/detail/group_state.hpp — the shared state of a task_group, and deferred finishes of its tasks.
 //
 // The word counts unfinished tasks (in steps of 2) and carries a `waiting` bit (state_word.hpp).
 //
@@ -8,6 +8,11 @@
 //        spawn that happened-before wait() is outstanding.
 //   [G2] A task records its exception, then releases its count with a release RMW; the waiter's acquire of a zero
 //        count reads every recorded exception.
+//   [G4] A worker may defer the finishes of consecutive tasks of one group and release them with one RMW (the
+//        group's count line then moves once per batch instead of once per task). It flushes before running any
+//        job that is not a task of that group, before looking for work outside its own deque, before every check
+//        in a help-while-wait loop, and before it exits, so a deferred finish never waits behind unrelated work
+//        and a group's count reaches zero as soon as its last task returned and its worker moved on.
 //   [G3] The finisher that takes the count to zero with a sleeper present wakes it and then clears `waiting`. A
 //        waiter sleeps only while the count is non-zero, and after seeing zero it returns only once `waiting` is
 //        clear (settle), so the group can be destroyed right after wait() without the finisher touching freed
@@ -20,9 +25,7 @@
 #include <thread>
 #include <utility>
 
-#include "frame_pool.hpp"
-#include "job.hpp"
-#include "task_frame.hpp"
+#include "platform.hpp"
 
 namespace taskforge::detail {
 
@@ -45,11 +48,11 @@ public:
         if (!failed_.exchange(true, std::memory_order_relaxed)) first_error_ = std::move(error);
     }
 
-    // A task of the group is over (ran, threw, or was never submitted) [G2][G3].
-    void finish() noexcept {
-        // acq_rel: release publishes this task's effects and recorded exception to the waiter [G2].
-        const std::uint32_t before = word_.fetch_sub(2, std::memory_order_acq_rel);
-        if (before == (2 | waiting)) {
+    // `tasks` tasks of the group are over (ran, threw, or were never submitted) [G2][G3].
+    void finish(std::uint32_t tasks = 1) noexcept {
+        // acq_rel: release publishes these tasks' effects and recorded exceptions to the waiter [G2].
+        const std::uint32_t before = word_.fetch_sub(2 * tasks, std::memory_order_acq_rel);
+        if (before == (2 * tasks | waiting)) {
             futex_wake_all(word_);
             word_.fetch_and(~waiting, std::memory_order_release);  // our last touch of the group [G3]
         }
@@ -79,49 +82,40 @@ private:
     std::exception_ptr first_error_;
 };
 
-// A task spawned into a group: no handle, no status word; its outcome goes to the group.
-template <class Fn, class... Args>
-class group_frame final : public job {
+// Finishes of one group's tasks that this worker has not released yet [G4]. Worker threads only.
+class deferred_finishes {
 public:
-    template <class F, class... A>
-    static group_frame* create(group_state& group, F&& function, A&&... arguments) {
-        void* memory = frame_cache::allocate(sizeof(group_frame), alignof(group_frame));
-        try {
-            return ::new (memory) group_frame(group, std::forward<F>(function), std::forward<A>(arguments)...);
-        } catch (...) {
-            frame_cache::deallocate(memory);
-            throw;
-        }
-    }
+    static constexpr std::uint32_t batch = 64;
 
-    // Destroys a frame that was never submitted (the scheduler refused it).
-    static void discard(group_frame* self) noexcept {
-        self->call_.destroy();
-        self->~group_frame();
-        frame_cache::deallocate(self);
+    // After a task of `group` returned on this thread.
+    static void add(group_state& group) noexcept {
+        deferred_finishes& self = mine();
+        if (self.group_ != &group) self.release();
+        self.group_ = &group;
+        if (++self.count_ >= batch) self.release();
     }
+    // Before running a job: keeps the batch only if the job belongs to the same group.
+    static void before_running(const group_state* group) noexcept {
+        deferred_finishes& self = mine();
+        if (self.group_ != nullptr && self.group_ != group) self.release();
+    }
+    static void flush() noexcept { mine().release(); }
 
 private:
-    template <class F, class... A>
-    group_frame(group_state& group, F&& function, A&&... arguments)
-        : job(&execute), group_(&group), call_(std::forward<F>(function), std::forward<A>(arguments)...) {}
-
-    static void execute(job* work) noexcept {
-        auto* self = static_cast<group_frame*>(work);
-        group_state& group = *self->group_;
-        std::exception_ptr error;
-        try {
-            self->call_.invoke();
-        } catch (...) {
-            error = std::current_exception();
-        }
-        discard(self);  // frame memory back before the group can be seen finished
-        if (error) group.record(std::move(error));
-        group.finish();
+    static deferred_finishes& mine() noexcept {
+        static thread_local deferred_finishes self;
+        return self;
     }
-
-    group_state* group_;
-    invocation<Fn, Args...> call_;
+    void release() noexcept {
+        if (group_ == nullptr) return;
+        group_state* group = group_;
+        const std::uint32_t count = count_;
+        group_ = nullptr;
+        count_ = 0;
+        group->finish(count);
+    }
+    group_state* group_ = nullptr;
+    std::uint32_t count_ = 0;
 };
 
 }  // namespace taskforge::detail

@@ -61,6 +61,15 @@ public:
         return tail_.load(std::memory_order_relaxed) != &stub_;
     }
 
+    // Any thread; the hot-path look before taking the consumer lock. Reads only the consumer's end, so polling
+    // workers do not pull the producers' `head_` line away from them. False while a push is half done [Q3] — so
+    // the parking protocol uses maybe_nonempty() instead.
+    bool has_linked_job() const noexcept {
+        // Relaxed: a hint; pop() re-reads everything with the right orderings under the consumer lock.
+        const job* tail = tail_.load(std::memory_order_relaxed);
+        return tail != &stub_ || stub_.next.load(std::memory_order_relaxed) != nullptr;
+    }
+
     bool try_lock_consumer() noexcept {
         // Acquire/release around `tail_`: the next lock holder sees the previous one's tail [Q1].
         return !consumer_locked_.load(std::memory_order_relaxed) &&

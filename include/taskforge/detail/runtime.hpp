@@ -28,6 +28,7 @@
 //   task runs exactly once.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -40,6 +41,8 @@
 
 #include "../deque.hpp"
 #include "../errors.hpp"
+#include "frame_pool.hpp"
+#include "group_state.hpp"
 #include "injection_queue.hpp"
 #include "job.hpp"
 #include "parking.hpp"
@@ -94,7 +97,8 @@ class runtime {
 public:
     static constexpr std::size_t max_foreign_help_depth = 128;
     static constexpr int search_rounds = 32;
-    static constexpr std::size_t injection_batch = 16;
+    static constexpr std::size_t injection_batch = 32;
+    static constexpr std::int64_t steal_batch = 16;
 
     explicit runtime(const runtime_settings& settings) : settings_(settings), idle_(settings.threads) {
         workers_.reserve(settings.threads);
@@ -159,6 +163,7 @@ public:
         auto nap = std::chrono::microseconds(20);
         int idle_rounds = 0;
         for (;;) {
+            deferred_finishes::flush();  // the awaited group may be waiting for our own finishes [G4]
             if (done(word.load(std::memory_order_acquire))) return true;  // pairs with the publisher's release
             if (deadline != nullptr && std::chrono::steady_clock::now() >= *deadline) return false;
             if (job* work = find_work_while_waiting(self)) {
@@ -167,6 +172,7 @@ public:
                 nap = std::chrono::microseconds(20);
                 continue;
             }
+            frame_cache::flush_this_thread();  // nothing to run: let freed frames go home
             if (++idle_rounds < search_rounds) {
                 cpu_relax();
                 continue;
@@ -181,9 +187,16 @@ public:
 private:
     void worker_main(worker& self) {
         current_worker = &self;
+        frame_cache::prepare_this_thread();
         for (;;) {
             job* work = self.deque.pop().value_or(nullptr);
-            if (work == nullptr) work = take_injected(self);
+            if (work == nullptr) {
+                // Out of local work: send freed frames home before looking elsewhere, so a spawner's pool stays
+                // as small as its peak of frames in flight (frame_pool.hpp, outbox).
+                frame_cache::flush_this_thread();
+                deferred_finishes::flush();  // group_state.hpp [G4]
+                work = take_injected(self);
+            }
             if (work == nullptr) work = search(self);
             if (work != nullptr) {
                 if (self.searching) {
@@ -197,6 +210,8 @@ private:
             park(self);
         }
         idle_.retire(self.searching);
+        deferred_finishes::flush();
+        frame_cache::flush_this_thread();
         current_worker = nullptr;
     }
 
@@ -209,7 +224,7 @@ private:
 
     // Worker only. Takes up to a batch from the injection queue: runs the first, queues the rest locally.
     job* take_injected(worker& self) {
-        if (!injection_.maybe_nonempty() || !injection_.try_lock_consumer()) return nullptr;
+        if (!injection_.has_linked_job() || !injection_.try_lock_consumer()) return nullptr;
         job* first = injection_.pop();
         std::size_t queued = 0;
         if (first != nullptr) {
@@ -234,11 +249,27 @@ private:
             if (&victim == &self) continue;
             for (int attempt = 0; attempt < 4; ++attempt) {
                 const steal_result<job*> result = victim.deque.try_steal();
-                if (result.status == steal_status::success) return result.item;
+                if (result.status == steal_status::success) {
+                    steal_more(self, victim);
+                    return result.item;
+                }
                 if (result.status == steal_status::empty) break;
             }
         }
         return nullptr;
+    }
+
+    // Worker only. After a successful steal, takes up to half of what the victim has left (at most steal_batch)
+    // into its own deque: fewer trips to the victim's line and to the idle state for a stream of small tasks.
+    void steal_more(worker& self, worker& victim) {
+        const std::int64_t extra = std::min(victim.deque.size() / 2, steal_batch - 1);
+        std::int64_t taken = 0;
+        for (; taken < extra; ++taken) {
+            const steal_result<job*> result = victim.deque.try_steal();
+            if (result.status != steal_status::success) break;
+            self.deque.push(result.item);
+        }
+        if (taken > 0) idle_.notify_after_push();
     }
 
     // Worker only: step 3 of the loop. nullptr when this worker may not search or found nothing.

@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "frame_pool.hpp"
+#include "group_state.hpp"
 #include "job.hpp"
 
 namespace taskforge::detail {
@@ -216,6 +217,7 @@ private:
 
     static void execute(job* work) noexcept {
         auto* self = static_cast<task_frame*>(work);
+        deferred_finishes::flush();  // never hold a group's finishes behind this task (group_state.hpp [G4])
         if (!self->try_start(this_thread_identity())) {
             self->call_.destroy();
             return self->finish(task_state::cancelled);
