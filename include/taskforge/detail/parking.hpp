@@ -116,11 +116,13 @@ public:
         }
     }
 
-    // Worker that found work while searching. If it was the last searcher, it wakes another to keep looking.
-    void end_search() noexcept {
-        // seq_cst: a publisher that reads state after this sees "nobody searching" and wakes someone itself.
-        const std::uint64_t before = state_.fetch_sub(one_searching, std::memory_order_seq_cst);
-        if (searching_of(before) == 1) notify_one();
+    // Worker that found work while searching. Returns whether it was the last searcher: then the caller fences,
+    // looks for more visible work and, if there is some, wakes another worker to take it (notify_one). A
+    // publisher that reads the state after this RMW sees "nobody searching" and wakes someone itself; one that
+    // read it before has its job seen by the caller's look (the fence pair of the protocol above).
+    bool end_search() noexcept {
+        // seq_cst: one of the RMWs the protocol's total order is built from.
+        return searching_of(state_.fetch_sub(one_searching, std::memory_order_seq_cst)) == 1;
     }
 
     // Worker, step 2: announce the intent to sleep. Returns false (and stays awake) when the pool is closing.
