@@ -2,9 +2,12 @@
 # Builds in Release and runs the benchmark binary: W1-W6 for taskforge and the installed peers, the deque
 # micro-benchmarks, thread scaling, then the target verdict. Exits non-zero when a target FAILs (--check).
 # Extra arguments go to the binary (Google Benchmark flags, e.g. --benchmark_filter=W2).
+# Results: build/release/bench.json (Google Benchmark), figures.json (W4-W6), bench.txt (this output);
+# scripts/charts.py renders them into docs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --workflow --preset release
-exec build/release/bench/taskforge_bench --check --benchmark_out=build/release/bench.json \
-  --benchmark_out_format=json --figures_out=build/release/figures.json "$@"
+build/release/bench/taskforge_bench --check --benchmark_out=build/release/bench.json \
+  --benchmark_out_format=json --figures_out=build/release/figures.json "$@" 2>&1 | tee build/release/bench.txt
+exit "${PIPESTATUS[0]}"
