@@ -180,7 +180,67 @@ def main():
     ]
     with open(os.path.join(DOCS, "benchmarks.md"), "w") as handle:
         handle.write("\n".join(lines))
-    print("wrote docs/benchmarks.md and docs/*.svg")
+    update_readme(today, threads, runs, figures)
+    print("wrote docs/benchmarks.md, docs/*.svg and the README's benchmark section")
+
+
+def update_readme(today, threads, runs, figures):
+    """Replaces the text between the README's bench markers with a table of medians and the charts."""
+    def rate(name):
+        run = runs.get(name)
+        return f"{run['items_per_second'] / 1e6:.1f} M/s" if run and "items_per_second" in run else "-"
+
+    def spawn_ns(name):
+        run = runs.get(name)
+        return f"{run['ns_per_spawn']:.0f} ns" if run and "ns_per_spawn" in run else "-"
+
+    def ms(name):
+        run = runs.get(name)
+        return f"{run['real_time']:.1f} ms" if run else "-"
+
+    def figure(workload, contender, metric, fmt):
+        for item in figures:
+            if (item["workload"], item["contender"], item["metric"]) == (workload, contender, metric):
+                return fmt % item["value"]
+        return "-"
+
+    rows = [
+        "| median, {t} threads | taskforge | oneTBB | OpenMP |".format(t=threads),
+        "|---|---|---|---|",
+        "| W1 spawn from outside, per call | {} | {} | {} |".format(
+            *[spawn_ns(f"W1_external_spawn/{p}") for p in ("taskforge", "oneTBB", "OpenMP")]),
+        "| W1 end to end | {} | {} | {} |".format(
+            *[rate(f"W1_external_spawn/{p}") for p in ("taskforge", "oneTBB", "OpenMP")]),
+        "| W2 fib(30) | {} | {} | {} |".format(*[ms(f"W2_fib30/{p}/{threads}") for p in ("taskforge", "oneTBB", "OpenMP")]),
+        "| W3 tree(20) | {} | {} | {} |".format(
+            *[rate(f"W3_tree20/{p}/{threads}") for p in ("taskforge", "oneTBB", "OpenMP")]),
+        "| W4 idle CPU per 2 s | {} | {} | {} |".format(
+            *[figure("W4_idle_cpu", p, "cpu_ms_per_2s", "%.2f ms") for p in ("taskforge", "oneTBB", "OpenMP")]),
+        "| W5 wake-up, median (futex floor {}) | {} | {} | - |".format(
+            figure("W5_wake_latency", "futex floor", "median_us", "%.1f us"),
+            *[figure("W5_wake_latency", p, "median_us", "%.1f us") for p in ("taskforge", "oneTBB")]),
+        "| W6 uneven load, speedup over 1 worker | {} | {} | {} |".format(
+            *[figure("W6_uneven", p, "speedup", "%.2fx") for p in ("taskforge", "oneTBB", "OpenMP")]),
+    ]
+    section = "\n".join([
+        f"Measured {today} on this project's {threads}-core CI-class machine with `scripts/bench.sh`, rendered by "
+        "`scripts/charts.py`; full table, verdict and notes in [docs/benchmarks.md](docs/benchmarks.md).",
+        "",
+        *rows,
+        "",
+        "![W1](docs/w1_external_spawn.svg)",
+        "![W2](docs/w2_fib30.svg)",
+        "![W3](docs/w3_tree20.svg)",
+        "![scaling](docs/scaling.svg)",
+    ])
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as handle:
+        text = handle.read()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        text = text[: text.index(start) + len(start)] + "\n" + section + "\n" + text[text.index(end):]
+        with open(path, "w") as handle:
+            handle.write(text)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@
 #include <taskforge/taskforge.hpp>
 
 #include "../support/catch.hpp"
+#include "../support/workloads.hpp"
+
+using taskforge_test::fib;
 
 namespace {
 std::atomic<long> allocations{0};
@@ -26,15 +29,6 @@ void operator delete(void* memory) noexcept { std::free(memory); }
 void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
 void operator delete(void* memory, std::align_val_t) noexcept { std::free(memory); }
 void operator delete(void* memory, std::size_t, std::align_val_t) noexcept { std::free(memory); }
-
-namespace {
-long fib(long n) {
-    if (n < 2) return n;
-    auto left = taskforge::spawn(fib, n - 1);
-    const long right = fib(n - 2);
-    return left.get() + right;
-}
-}  // namespace
 
 TEST_CASE("after warm-up, 100,000 spawn + get from outside make no global operator new call", "[allocation][unit]") {
     taskforge::scheduler pool{taskforge::options{.threads = 2}};

@@ -10,19 +10,14 @@
 #include <vector>
 
 #include "../support/catch.hpp"
+#include "../support/workloads.hpp"
+
+using taskforge_test::fib;
+using taskforge_test::serial_fib;
 
 using namespace std::chrono_literals;
 
 namespace {
-
-long fib(long n) {
-    if (n < 2) return n;
-    auto left = taskforge::spawn(fib, n - 1);
-    const long right = fib(n - 2);
-    return left.get() + right;
-}
-
-long serial_fib(long n) { return n < 2 ? n : serial_fib(n - 1) + serial_fib(n - 2); }
 
 void spin_for(std::chrono::microseconds duration) {
     const auto end = std::chrono::steady_clock::now() + duration;

@@ -104,6 +104,7 @@ public:
     static constexpr int search_rounds = spin_rounds + yield_rounds;
     static constexpr std::size_t injection_batch = 32;
     static constexpr std::int64_t steal_batch = 16;
+    static constexpr int injection_polls = 32;
 
     explicit runtime(const runtime_settings& settings) : settings_(settings), idle_(settings.threads) {
         workers_.reserve(settings.threads);
@@ -202,6 +203,7 @@ private:
                 deferred_finishes::flush();  // group_state.hpp [G4]
                 work = take_injected(self);
             }
+            if (work == nullptr) work = poll_injection_briefly(self);
             if (work == nullptr) work = search(self);
             if (work != nullptr) {
                 if (self.searching) {
@@ -259,6 +261,19 @@ private:
                     return result.item;
                 }
                 if (result.status == steal_status::empty) break;
+            }
+        }
+        return nullptr;
+    }
+
+    // Worker only. A steady outside producer refills the injection queue every few hundred nanoseconds; watching it
+    // for ~1 us before announcing a search keeps the idle state's line (which every spawn reads) from bouncing
+    // with each momentarily empty queue. Reads only the consumer end (has_linked_job).
+    job* poll_injection_briefly(worker& self) {
+        for (int poll = 0; poll < injection_polls; ++poll) {
+            for (int spin = 0; spin < 8; ++spin) cpu_relax();
+            if (injection_.has_linked_job()) {
+                if (job* work = take_injected(self)) return work;
             }
         }
         return nullptr;

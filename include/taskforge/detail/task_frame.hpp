@@ -102,16 +102,7 @@ struct task_frame_base : job {
 
     // Turns pending into cancelled [S4]. Relaxed: the decision is made by the RMW's place in the word's
     // modification order; nothing is published, and freeing is ordered by release_handle().
-    bool cancel() noexcept {
-        std::uint32_t word = state.load(std::memory_order_relaxed);
-        while (task_state::status(word) == task_state::pending) {
-            if (state.compare_exchange_weak(word, word + task_state::cancelled, std::memory_order_relaxed,
-                                            std::memory_order_relaxed)) {
-                return true;
-            }
-        }
-        return false;
-    }
+    bool cancel() noexcept { return leave_pending(task_state::cancelled, std::memory_order_relaxed); }
 
     // The handle lets go of the frame (dropped or consumed) [S2].
     void release_handle() noexcept {
@@ -128,15 +119,8 @@ struct task_frame_base : job {
     // pending -> running; false when the task was cancelled first [S4].
     bool try_start(const void* worker) noexcept {
         runner.store(worker, std::memory_order_relaxed);  // ordered before `running` by the CAS below
-        std::uint32_t word = state.load(std::memory_order_relaxed);
-        while (task_state::status(word) == task_state::pending) {
-            // Release: a waiter that acquires `running` reads `runner` (deadlock detection).
-            if (state.compare_exchange_weak(word, word + task_state::running, std::memory_order_release,
-                                            std::memory_order_relaxed)) {
-                return true;
-            }
-        }
-        return false;
+        // Release: a waiter that acquires `running` reads `runner` (deadlock detection).
+        return leave_pending(task_state::running, std::memory_order_release);
     }
 
     // Publishes the final status (or keeps `cancelled`) and gives up the executor's claim [S1][S2][S3].
@@ -160,6 +144,16 @@ struct task_frame_base : job {
         if ((state.fetch_or(task_state::executor_done, std::memory_order_acq_rel) & task_state::handle_gone) != 0) {
             dispose(this);
         }
+    }
+
+    // The one transition out of `pending` (to running or cancelled), keeping the flag bits; false if another
+    // transition won. Shared by cancel() and try_start(), which race for it.
+    bool leave_pending(std::uint32_t status, std::memory_order success) noexcept {
+        std::uint32_t word = state.load(std::memory_order_relaxed);
+        while (task_state::status(word) == task_state::pending) {
+            if (state.compare_exchange_weak(word, word + status, success, std::memory_order_relaxed)) return true;
+        }
+        return false;
     }
 
     dispose_function dispose;  // destroys the result and the error (reporting an unobserved one), frees memory
