@@ -5,10 +5,12 @@
 //     taken from the spawning thread's cache and remembers that cache (its home) in a hidden header.
 //   * A frame freed on its home thread goes back on the local list: no atomic operation at all.
 //   * A frame freed on another thread (a worker finishing a task an outside thread spawned) goes into that
-//     thread's outbox; a full outbox (32 frames of one home), a frame of another home, the thread going to sleep
-//     (flush_this_thread) or exiting sends the whole chain home with one CAS onto the home's lock-free `remote`
-//     stack. The home takes the whole stack with one exchange when its local list runs dry, so steady-state
-//     spawning from any thread calls no global operator new, and the home's line moves once per 32 frames.
+//     thread's outbox when its home is an outside thread (a worker's frames go straight home: a worker's pool
+//     must not depend on when another worker next runs dry); a full outbox (32 frames of one home), a frame of another
+//     home, the thread going to sleep (flush_this_thread) or exiting sends the whole chain home with one CAS onto the
+//     home's lock-free `remote` stack. The home takes the whole stack with one exchange when its local list runs dry,
+//     so steady-state spawning from any thread calls no global operator new, and the home's line moves once per 32
+//     frames.
 //   * Frames over 1 KiB, or over-aligned ones, bypass the cache (plain aligned new/delete).
 //
 // Invariants:
@@ -61,8 +63,9 @@ public:
         }
     }
 
-    // Creates the calling thread's cache now (workers, at start) instead of at its first spawn or free.
-    static void prepare_this_thread() { (void)local(); }
+    // Workers, at start: creates the calling thread's cache now and marks it a worker's (its frames are sent home
+    // one by one, never held in another thread's outbox).
+    static void prepare_worker_thread() { local().worker_home_ = true; }
 
     // Sends the calling thread's outbox home now (a worker about to sleep must not sit on other threads' frames).
     static void flush_this_thread() noexcept {
@@ -85,7 +88,7 @@ private:
     static constexpr std::uint32_t classes = 5;  // 64, 128, 256, 512, 1024 bytes including the header
     static constexpr std::uint32_t big = classes;
     static constexpr std::uintptr_t closed = 1;  // remote_ value once the home thread has exited [F3]
-    static constexpr int refill_blocks = 8;
+    static constexpr int refill_blocks = 32;
     static constexpr int outbox_limit = 32;
 
     // Releases the cache when its thread exits (a trivially destructible pointer stays the fast path).
@@ -137,8 +140,8 @@ private:
         return payload;
     }
 
-    // Home thread only [F1]. An empty list is refilled with a few blocks at once, so the pool reaches the peak
-    // number of frames in flight during warm-up (a frame still on its way home is one more in flight).
+    // Home thread only [F1]. An empty list is refilled with 32 blocks at once (a fork-join stack 32 spawns deep,
+    // 4 KiB for 128-byte frames), so the pool reaches its peak of frames in flight early and stays there.
     void* take(std::uint32_t size_class) {
         if (free_[size_class] == nullptr) collect_remote();
         if (free_[size_class] == nullptr) refill(size_class);
@@ -176,8 +179,11 @@ private:
         }
     }
 
-    // Freeing thread only: collects a frame of another home in the outbox.
+    // Freeing thread only: collects a frame of another home in the outbox (or sends a worker's frame at once).
     void send_home(header* block) noexcept {
+        // `worker_home_` was written before its home created any frame; the chain that handed us this frame
+        // (queue release/acquire) orders that write before this read.
+        if (block->home->worker_home_) return block->home->remote_free(block, block, 1);
         if (outbox_home_ != block->home) flush_outbox();
         outbox_home_ = block->home;
         if (outbox_first_ == nullptr) outbox_last_ = block;
@@ -248,7 +254,8 @@ private:
     header* outbox_last_ = nullptr;
     frame_cache* outbox_home_ = nullptr;
     std::int64_t outbox_count_ = 0;
-    std::int64_t owned_ = 0;  // blocks this cache created and has not deleted [F1]
+    std::int64_t owned_ = 0;    // blocks this cache created and has not deleted [F1]
+    bool worker_home_ = false;  // set once, before the first frame, by prepare_worker_thread
     alignas(cache_line) std::atomic<std::uintptr_t> remote_{0};
     std::atomic<std::int64_t> orphans_{0};
 };

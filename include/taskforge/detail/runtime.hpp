@@ -193,7 +193,7 @@ public:
 private:
     void worker_main(worker& self) {
         current_worker = &self;
-        frame_cache::prepare_this_thread();
+        frame_cache::prepare_worker_thread();
         for (;;) {
             job* work = self.deque.pop().value_or(nullptr);
             if (work == nullptr) {
