@@ -23,8 +23,10 @@ def medians(path):
     for run in data["benchmarks"]:
         if run.get("aggregate_name") != "median":
             continue
-        name = run["run_name"].replace("/real_time", "")
-        result[name] = run
+        # "W2_fib30/taskforge/2/repeats:5/real_time" -> "W2_fib30/taskforge/2"
+        parts = [part for part in run["run_name"].split("/")
+                 if part != "real_time" and not part.startswith("repeats:")]
+        result["/".join(parts)] = run
     return data["context"], result
 
 
