@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../support/catch.hpp"
+#include "../support/sanitizers.hpp"
 
 namespace {
 
@@ -63,7 +64,7 @@ void run_owner_against_thieves(int thieves, std::int64_t items, std::uint32_t se
 }
 
 std::int64_t stress_items() {
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#if TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN
     return 1'000'000;  // the requirement's floor; sanitizers slow each operation ~10x
 #else
     return 2'000'000;

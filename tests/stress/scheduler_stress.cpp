@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../support/catch.hpp"
+#include "../support/sanitizers.hpp"
 
 namespace {
 
@@ -26,17 +27,7 @@ long stress_scale() {
     return scale > 0 ? scale : 1;
 }
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr long sanitizer_divisor = 8;  // sanitizers slow every task 5-20x; keep CI inside its budget
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr long sanitizer_divisor = 8;
-#else
-constexpr long sanitizer_divisor = 1;
-#endif
-#else
-constexpr long sanitizer_divisor = 1;
-#endif
+constexpr long sanitizer_divisor = (TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN) ? 8 : 1;
 
 struct tree_error {
     std::uint32_t node;

@@ -2,6 +2,7 @@
 #include <taskforge/taskforge.hpp>
 
 #include "../support/catch.hpp"
+#include "../support/sanitizers.hpp"
 
 namespace {
 
@@ -13,17 +14,7 @@ long chain(long depth) {
 // ThreadSanitizer keeps a fixed-size shadow call stack per thread (64 Ki entries in clang 14's runtime); a chain of
 // 100,000 nested tasks needs several entries per level, so under TSan the chain is shorter. Every other build
 // runs the full depth.
-#if defined(__SANITIZE_THREAD__)
-constexpr long chain_depth = 5'000;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr long chain_depth = 5'000;
-#else
-constexpr long chain_depth = 100'000;
-#endif
-#else
-constexpr long chain_depth = 100'000;
-#endif
+constexpr long chain_depth = TASKFORGE_TEST_TSAN ? 5'000 : 100'000;
 
 }  // namespace
 
