@@ -107,3 +107,18 @@ TEST_CASE("recursive fork-join with groups works on one worker", "[group][unit]"
     taskforge::scheduler pool{taskforge::options{.threads = 1}};
     CHECK(pool.spawn([&] { return group_fib(pool, 20); }).get() == 6765);
 }
+
+namespace {
+std::atomic<int> group_reports{0};
+void count_group_report(std::exception_ptr) noexcept { group_reports.fetch_add(1); }
+}  // namespace
+
+TEST_CASE("a group destroyed without wait() reports its exception to on_unhandled_exception", "[group][unit]") {
+    group_reports.store(0);
+    taskforge::scheduler pool{taskforge::options{.threads = 2, .on_unhandled_exception = &count_group_report}};
+    {
+        taskforge::task_group group{pool};
+        group.spawn([] { throw std::runtime_error("nobody waited"); });
+    }  // the destructor waits, cannot throw, and hands the exception to the handler
+    CHECK(group_reports.load() == 1);
+}

@@ -172,3 +172,32 @@ TEST_CASE("a task waiting on its own handle gets resource_deadlock_would_occur",
     self_promise.set_value(&handle);
     CHECK(handle.get() == 1);
 }
+
+TEST_CASE("wait_for on a worker helps and still honours its deadline", "[handle][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    taskforge::scheduler other{taskforge::options{.threads = 1}};
+    std::atomic<bool> release{false};
+    auto slow = other.spawn([&] {
+        while (!release.load()) std::this_thread::yield();
+    });
+    auto waiter = pool.spawn([&] {
+        const auto started = std::chrono::steady_clock::now();
+        const auto status = slow.wait_for(30ms);  // on pool's worker: helps, then times out
+        return std::make_pair(status, std::chrono::steady_clock::now() - started);
+    });
+    const auto [status, waited] = waiter.get();
+    CHECK(status == std::future_status::timeout);
+    CHECK(waited >= 30ms);
+    release.store(true);
+    slow.get();
+}
+
+TEST_CASE("a task spawns into another scheduler from its worker and waits for it", "[handle][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    taskforge::scheduler other{taskforge::options{.threads = 2}};
+    auto outer = pool.spawn([&] {
+        auto inner = other.spawn([] { return taskforge::scheduler::current(); });
+        return inner.get();
+    });
+    CHECK(outer.get() == &other);
+}

@@ -85,6 +85,8 @@ public:
 
     // Publisher, after a seq_cst RMW made the job visible (the injection queue's CAS): the RMW orders it already.
     void notify_after_seq_cst_publish() noexcept {
+        // seq_cst load: in the single total order after our seq_cst CAS, so either it sees a parker's RMW or that
+        // parker's fence comes later and its re-check sees the CAS ([atomics.order], the sc-fence rule).
         if (should_wake(state_.load(std::memory_order_seq_cst))) notify_one();
     }
 
@@ -140,6 +142,7 @@ public:
 
     // Worker leaving the pool for good (shutdown): it no longer counts as awake or searching.
     void retire(bool searching) noexcept {
+        // seq_cst, like begin_park: publishers that read the state afterwards see one fewer awake worker.
         state_.fetch_sub(one_awake | (searching ? one_searching : 0), std::memory_order_seq_cst);
     }
 
