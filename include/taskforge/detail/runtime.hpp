@@ -136,7 +136,8 @@ public:
         worker* self = current_worker;
         if (self != nullptr && self->pool == this) {
             self->deque.push(work);
-            idle_.notify_after_push();
+            // With one worker the pusher is that worker, awake by definition: nobody to wake, no fence to pay.
+            if (workers_.size() > 1) idle_.notify_after_push();
             return;
         }
         if (!injection_.push(work)) throw scheduler_closed();
