@@ -137,7 +137,8 @@ def main():
         "# Benchmarks",
         "",
         f"Measured {today} on {cpu_model()}, {threads} hardware threads, {platform.system()} "
-        f"{platform.release()}; library build: {context.get('library_build_type', '?')}. "
+        f"{platform.release()}; taskforge and the benchmarks built Release (the Google Benchmark library itself, "
+        f"Debian's package, reports build type {context.get('library_build_type', '?')}). "
         "Medians of the repetitions; every figure below was printed by the command, then rendered by "
         "`scripts/charts.py` (none is typed by hand).",
         "",
