@@ -17,8 +17,14 @@
 // already accepted — running tasks may still spawn children — and joins the workers. ~scheduler() calls it.
 // Calling shutdown() from one of the scheduler's own workers throws std::system_error(resource_deadlock_would_occur);
 // destroying the scheduler from one of its workers prints why and calls std::terminate (it cannot join itself).
+// Shutting down or destroying a scheduler inside another scheduler's task blocks that task's worker, compensated:
+// the other scheduler keeps its parallelism meanwhile (detail/waiting.hpp [W3]).
+//
+// After fork(), a scheduler inherited from the parent has no workers in the child: spawning on it throws
+// scheduler_closed, and destroying it (or exiting) is fine.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -45,6 +51,13 @@ public:
     scheduler& operator=(const scheduler&) = delete;
 
     ~scheduler() {
+        if (runtime_->inherited()) {
+            // The child of a fork(): the workers do not exist here. Nothing to join, and memory the parent's
+            // threads were using is left alone (kept reachable, never freed).
+            runtime_->shutdown();
+            detail::abandon(runtime_.release());
+            return;
+        }
         if (runtime_->on_own_worker()) {
             std::fputs(
                 "taskforge: a scheduler was destroyed by one of its own worker threads; a worker cannot join "
@@ -60,8 +73,9 @@ public:
     auto spawn(F&& function, Args&&... arguments) {
         using result_type = std::decay_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
         using frame_type = detail::task_frame<result_type, std::decay_t<F>, std::decay_t<Args>...>;
-        frame_type* frame = frame_type::create(runtime_->on_unhandled_exception(), detail::task_state::pending,
-                                               std::forward<F>(function), std::forward<Args>(arguments)...);
+        frame_type* frame =
+            frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(), detail::task_state::pending,
+                               std::forward<F>(function), std::forward<Args>(arguments)...);
         task_handle<result_type> handle(frame);  // owns the frame from here on
         try {
             runtime_->submit(frame);
@@ -93,23 +107,41 @@ private:
         if (threads > options::max_threads) {
             throw std::invalid_argument("taskforge: options::threads exceeds options::max_threads (1024)");
         }
-        return {threads, settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
+        if (settings.stack_size != 0 && settings.stack_size < detail::minimum_stack_size()) {
+            throw std::invalid_argument("taskforge: options::stack_size is below the platform's minimum stack size");
+        }
+        return {threads,
+                settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
+                options::max_spare_threads,
                 settings.on_unhandled_exception != nullptr ? settings.on_unhandled_exception
                                                            : &detail::default_exception_report,
                 self};
     }
 
     void submit(detail::job* work) { runtime_->submit(work); }
-    void report_unhandled(std::exception_ptr error) const noexcept {
-        runtime_->on_unhandled_exception()(std::move(error));
-    }
 
     std::unique_ptr<detail::runtime> runtime_;
 };
 
+namespace detail {
+// Set (for good) when the default scheduler is destroyed at exit. A constant-initialised, trivially destructible
+// atomic, so it can be read even after static destruction began. Release/acquire: a thread that sees `true`
+// must not touch the instance, whose destruction began after the store.
+inline constinit std::atomic<bool> default_scheduler_gone{false};
+
+struct default_scheduler_guard {
+    ~default_scheduler_guard() { default_scheduler_gone.store(true, std::memory_order_release); }
+};
+}  // namespace detail
+
 // The process-wide scheduler with hardware_concurrency() workers: created on first use, shut down at exit.
+// After it was destroyed (at exit: an atexit handler, a static destructor, a thread_local destructor running late)
+// default_scheduler() and taskforge::spawn from outside a worker throw scheduler_closed.
 inline scheduler& default_scheduler() {
+    if (detail::default_scheduler_gone.load(std::memory_order_acquire)) throw scheduler_closed();
     static scheduler instance{};
+    // Constructed after `instance`, so destroyed before it: the flag is up before the scheduler goes away.
+    static detail::default_scheduler_guard guard;
     return instance;
 }
 

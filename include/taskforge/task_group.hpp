@@ -8,11 +8,19 @@
 //   * spawn() is thread-safe: from the owner, from other threads, and from the group's own tasks, also while wait()
 //     runs on another thread. It throws scheduler_closed (and runs nothing) after the pool's shutdown began, unless
 //     called from one of the pool's running tasks.
-//   * wait() returns when every task spawned into the group so far has finished; then it rethrows the first
-//     exception a task threw (later ones are dropped) and the group is ready for reuse.
+//   * wait() returns once the group's count of unfinished tasks was zero at some moment after the call began
+//     (tasks spawned concurrently may or may not be covered); it never sleeps through such a moment. On a worker
+//     of the group's pool it runs the group's tasks found on top of its own deque, and nothing unrelated
+//     (detail/waiting.hpp); otherwise it blocks while the pool stands in a spare worker for it.
+//   * Several threads may wait() at once. If tasks threw, exactly one of the waiters that return afterwards (the
+//     first to look) rethrows the first exception; the others return normally. Later exceptions of the round are
+//     dropped, and the group is clean for reuse.
+//   * wait() from inside one of the group's own tasks (at any depth on that thread) would wait for itself: it
+//     throws std::system_error(resource_deadlock_would_occur).
 //   * The destructor waits if wait() was not called; an exception it would have rethrown goes to the pool's
-//     options::on_unhandled_exception instead.
-//   * wait() from inside one of the group's own tasks would wait for itself: don't.
+//     options::on_unhandled_exception (copied when the group was made).
+//   * A group may outlive its scheduler: after the scheduler is destroyed (which ran every accepted task), wait()
+//     and the destructor are still fine; spawn() is not (the scheduler reference dangles).
 #pragma once
 
 #include <exception>
@@ -20,14 +28,14 @@
 #include <utility>
 
 #include "detail/group_frame.hpp"
-#include "detail/runtime.hpp"
+#include "detail/waiting.hpp"
 #include "scheduler.hpp"
 
 namespace taskforge {
 
 class task_group {
 public:
-    explicit task_group(scheduler& pool) noexcept : pool_(pool) {}
+    explicit task_group(scheduler& pool) noexcept : pool_(pool), report_(pool.runtime_->on_unhandled_exception()) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
 
@@ -35,7 +43,7 @@ public:
         try {
             wait();
         } catch (...) {
-            pool_.report_unhandled(std::current_exception());
+            report_(std::current_exception());
         }
     }
 
@@ -56,13 +64,15 @@ public:
     }
 
     void wait() {
-        detail::wait_on_word(state_.word(), detail::group_state::waiting, &detail::group_state::no_tasks_left);
-        state_.settle();
+        if (!detail::group_state::no_tasks_left(state_.word().load(std::memory_order_acquire))) {
+            detail::wait_for_group(state_, *pool_.runtime_);  // acquire of zero inside: [G2]
+        }
         if (std::exception_ptr error = state_.take_error()) std::rethrow_exception(std::move(error));
     }
 
 private:
-    scheduler& pool_;
+    scheduler& pool_;  // not touched by wait() once every task finished, so the group may outlive it
+    detail::exception_handler report_;
     detail::group_state state_;
 };
 

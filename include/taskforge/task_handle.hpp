@@ -14,6 +14,12 @@
 //     exception goes to options::on_unhandled_exception.
 //   * Waiting on a task that is running below the caller on the caller's own worker stack (for instance a task
 //     waiting on its own handle) would never return: it throws std::system_error(resource_deadlock_would_occur).
+//   * wait()/get() on a worker never run an unrelated task (detail/waiting.hpp): only the awaited one, if it has
+//     not started and belongs to the same scheduler; otherwise the waiter blocks and the pool compensates.
+//   * wait_for/wait_until never run anything; they return within a small bound of the deadline. Limits of 100
+//     years or more (duration::max(), time_point::max()) wait forever, as std::future does.
+//   * In the child of a fork(), waiting on an unfinished task of a scheduler inherited from the parent throws
+//     scheduler_closed (nobody there will ever run it).
 #pragma once
 
 #include <chrono>
@@ -22,8 +28,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "detail/runtime.hpp"
 #include "detail/task_frame.hpp"
+#include "detail/waiting.hpp"
 #include "errors.hpp"
 
 namespace taskforge {
@@ -62,28 +68,26 @@ public:
 
     task_status status() const { return static_cast<task_status>(detail::task_state::status(frame().load_state())); }
 
+    // Waits until the task finished (detail/waiting.hpp: on a worker of the task's pool it may run the task
+    // itself if nobody started it; otherwise it blocks and the pool stands in a spare worker for it).
     void wait() const {
         if (ready()) return;
         check_not_waiting_on_own_stack();
-        detail::wait_on_word(frame().state, detail::task_state::waiting, &detail::task_state::finished);
+        detail::wait_for_task(frame(), nullptr);
     }
 
+    // Like std::future: ready or timeout. Returns within a small bound of the deadline on any thread (a waiting
+    // worker runs nothing meanwhile); a limit of 100 years or more (duration::max()) waits forever.
     template <class Rep, class Period>
     std::future_status wait_for(const std::chrono::duration<Rep, Period>& timeout) const {
-        return wait_until(std::chrono::steady_clock::now() + timeout);
+        detail::deadline_type deadline;
+        return wait_with(detail::deadline_after(timeout, deadline) ? &deadline : nullptr);
     }
 
     template <class Clock, class Duration>
-    std::future_status wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
-        if (ready()) return std::future_status::ready;
-        check_not_waiting_on_own_stack();
-        const auto steady_deadline =
-            std::chrono::steady_clock::now() +
-            std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - Clock::now());
-        return detail::wait_on_word(frame().state, detail::task_state::waiting, &detail::task_state::finished,
-                                    &steady_deadline)
-                   ? std::future_status::ready
-                   : std::future_status::timeout;
+    std::future_status wait_until(const std::chrono::time_point<Clock, Duration>& when) const {
+        detail::deadline_type deadline;
+        return wait_with(detail::deadline_at(when, deadline) ? &deadline : nullptr);
     }
 
     T get() {
@@ -117,6 +121,12 @@ private:
     detail::valued_frame<T>& frame() const {
         if (frame_ == nullptr) throw std::future_error(std::future_errc::no_state);
         return *frame_;
+    }
+
+    std::future_status wait_with(const detail::deadline_type* deadline) const {
+        if (ready()) return std::future_status::ready;
+        check_not_waiting_on_own_stack();
+        return detail::wait_for_task(frame(), deadline) ? std::future_status::ready : std::future_status::timeout;
     }
 
     void check_not_waiting_on_own_stack() const {

@@ -12,6 +12,10 @@
 //     so steady-state spawning from any thread calls no global operator new, and the home's line moves once per 32
 //     frames.
 //   * Frames over 1 KiB, or over-aligned ones, bypass the cache (plain aligned new/delete).
+//   * Bounded: a cache creates at most `pooled_bytes_per_class` (1 MiB) of blocks per size class — at most 5 MiB
+//     per thread, usually far less. Frames beyond that (a burst of millions of tasks in flight) are plain
+//     new/delete blocks, so the memory of a burst goes back to the allocator when the burst is over.
+//   * A thread whose cache is already gone (spawning from a thread_local destructor) gets plain blocks too.
 //
 // Invariants:
 //   [F1] Only the home thread touches its local lists and `owned_`; other threads touch only `remote_` and, after
@@ -23,6 +27,7 @@
 //        after free, and LeakSanitizer sees nothing left at exit.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -40,8 +45,10 @@ public:
     // Allocates `size` bytes aligned to `align` for a frame, from the calling thread's cache when possible.
     static void* allocate(std::size_t size, std::size_t align) {
         const std::uint32_t size_class = class_of(size + sizeof(header));
-        if (size_class == big || align > alignment) return allocate_big(size, align);
-        return local().take(size_class);
+        if (size_class == big || align > alignment || (current_ == nullptr && exited_)) {
+            return allocate_big(size, align);
+        }
+        return local().take(size_class, size);
     }
 
     // Returns a frame's memory; any thread.
@@ -88,7 +95,8 @@ private:
     static constexpr std::uint32_t classes = 5;  // 64, 128, 256, 512, 1024 bytes including the header
     static constexpr std::uint32_t big = classes;
     static constexpr std::uintptr_t closed = 1;  // remote_ value once the home thread has exited [F3]
-    static constexpr int refill_blocks = 32;
+    static constexpr std::int64_t refill_blocks = 32;
+    static constexpr std::size_t pooled_bytes_per_class = std::size_t{1} << 20;
     static constexpr int outbox_limit = 32;
 
     // Releases the cache when its thread exits (a trivially destructible pointer stays the fast path).
@@ -142,23 +150,28 @@ private:
 
     // Home thread only [F1]. An empty list is refilled with 32 blocks at once (a fork-join stack 32 spawns deep,
     // 4 KiB for 128-byte frames), so the pool reaches its peak of frames in flight early and stays there.
-    void* take(std::uint32_t size_class) {
+    void* take(std::uint32_t size_class, std::size_t size) {
         if (free_[size_class] == nullptr) collect_remote();
-        if (free_[size_class] == nullptr) refill(size_class);
+        if (free_[size_class] == nullptr && !refill(size_class)) return allocate_big(size, alignment);
         header* block = free_[size_class];
         free_[size_class] = next_of(block);
         return reinterpret_cast<std::byte*>(block) + sizeof(header);
     }
 
-    void refill(std::uint32_t size_class) {
-        for (int i = 0; i < refill_blocks; ++i) {
+    // False when the class is at its bound: the caller then hands out a plain block.
+    bool refill(std::uint32_t size_class) {
+        const auto limit = static_cast<std::int64_t>(pooled_bytes_per_class / class_bytes(size_class));
+        const std::int64_t count = std::min(refill_blocks, limit - pooled_[size_class]);
+        for (std::int64_t i = 0; i < count; ++i) {
             auto* block = static_cast<header*>(::operator new(class_bytes(size_class)));
             block->home = this;
             block->size_class = size_class;
             block->big_alignment = 0;
             ++owned_;
+            ++pooled_[size_class];
             give_back(block);
         }
+        return count > 0;
     }
 
     // Home thread only [F1].
@@ -255,6 +268,7 @@ private:
     frame_cache* outbox_home_ = nullptr;
     std::int64_t outbox_count_ = 0;
     std::int64_t owned_ = 0;    // blocks this cache created and has not deleted [F1]
+    std::int64_t pooled_[classes] = {};  // blocks created per class, against the bound (owner only)
     bool worker_home_ = false;  // set once, before the first frame, by prepare_worker_thread
     alignas(cache_line) std::atomic<std::uintptr_t> remote_{0};
     std::atomic<std::int64_t> orphans_{0};

@@ -37,18 +37,22 @@ public:
 private:
     template <class F, class... A>
     group_frame(group_state& group, F&& function, A&&... arguments)
-        : job(&execute), group_(&group), call_(std::forward<F>(function), std::forward<A>(arguments)...) {}
+        : job(&execute, &group), group_(&group), call_(std::forward<F>(function), std::forward<A>(arguments)...) {}
 
     static void execute(job* work) noexcept {
         auto* self = static_cast<group_frame*>(work);
         group_state& group = *self->group_;
         deferred_finishes::before_running(&group);  // [G4]
         std::exception_ptr error;
+        const running_group*& innermost = running_group::innermost();
+        const running_group record{&group, innermost};
+        innermost = &record;  // waiting.hpp [W5]: a wait on this group from in here is a cycle
         try {
             self->call_.invoke();
         } catch (...) {
             error = std::current_exception();
         }
+        innermost = record.outer;
         discard(self);  // frame memory back before the group can be seen finished
         if (error) group.record(std::move(error));
         deferred_finishes::add(group);  // released by this worker soon [G4]

@@ -1,28 +1,34 @@
 // taskforge/detail/group_state.hpp — the shared state of a task_group, and deferred finishes of its tasks.
 //
-// The word counts unfinished tasks (in steps of 2) and carries a `waiting` bit (state_word.hpp).
+// The word counts unfinished tasks (in steps of 2) and carries a `waiting` bit (state_word.hpp): a waiter that
+// decides to sleep sets the bit with a CAS while the count is non-zero, then sleeps on that exact value.
 //
-// Invariants (cited as [G1]..[G3]):
+// Invariants (cited as [G1]..[G6]; tests/model/group_model.cpp checks them):
 //   [G1] add() happens before the task's frame is published, and the spawning context is either the waiter's own
 //        thread or a task of the group (whose own count is still held), so the count cannot reach zero while a
 //        spawn that happened-before wait() is outstanding.
 //   [G2] A task records its exception, then releases its count with a release RMW; the waiter's acquire of a zero
 //        count reads every recorded exception.
+//   [G3] Only the RMW that takes the count to zero wakes, and it wakes every sleeper when the value it replaced
+//        had `waiting` set. It touches nothing after that RMW except the futex call, which never reads the word
+//        (platform.hpp), so a waiter may destroy the group as soon as it sees zero.
 //   [G4] A worker may defer the finishes of consecutive tasks of one group and release them with one RMW (the
 //        group's count line then moves once per batch instead of once per task). It flushes before running any
-//        job that is not a task of that group, before looking for work outside its own deque, before every check
-//        in a help-while-wait loop, and before it exits, so a deferred finish never waits behind unrelated work
-//        and a group's count reaches zero as soon as its last task returned and its worker moved on.
-//   [G3] The finisher that takes the count to zero with a sleeper present wakes it and then clears `waiting`. A
-//        waiter sleeps only while the count is non-zero, and after seeing zero it returns only once `waiting` is
-//        clear (settle), so the group can be destroyed right after wait() without the finisher touching freed
-//        memory — and no waiter ever sleeps on the zero-count value that the finisher is about to change.
+//        job that is not a task of that group, before it blocks or searches, and before it exits, so a deferred
+//        finish never waits behind unrelated work.
+//   [G5] `waiting` is set only while the count is non-zero, and cleared only while it is zero (by a returning
+//        waiter, to spare the next zero a useless wake). So a sleeper's value — non-zero count, `waiting` set —
+//        keeps `waiting` until the RMW of [G3] replaces it, and that RMW wakes the sleeper. (The old protocol let
+//        the finisher clear `waiting` after its wake; a spawn in between left a waiter asleep on a value nobody
+//        would wake: issue 9, finding 1. The model's mutant reintroduces it.)
+//   [G6] The first exception sits in a slot guarded by a tiny spin lock (cold: only a failing task and a waiter
+//        that saw `failed` touch it). take_error() hands it to exactly one waiter; concurrent waiters of the same
+//        round get nothing, and a failure of the next round waits for the taker to finish.
 #pragma once
 
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 
 #include "platform.hpp"
@@ -42,44 +48,84 @@ public:
         }
     }
 
-    // A task of the group threw; the first exception wins [G2]. Relaxed: only the winner writes `first_error_`,
-    // and the reader is ordered by the count (finish / done).
+    // A task of the group threw; the first exception wins [G2][G6].
     void record(std::exception_ptr error) noexcept {
-        if (!failed_.exchange(true, std::memory_order_relaxed)) first_error_ = std::move(error);
+        lock_error();
+        if (!first_error_) first_error_ = std::move(error);
+        // Relaxed: the waiter reads `failed_` after acquiring a zero count, which our finish releases [G2].
+        failed_.store(true, std::memory_order_relaxed);
+        unlock_error();
     }
 
     // `tasks` tasks of the group are over (ran, threw, or were never submitted) [G2][G3].
     void finish(std::uint32_t tasks = 1) noexcept {
-        // acq_rel: release publishes these tasks' effects and recorded exceptions to the waiter [G2].
+#if defined(TASKFORGE_MODEL_MUTANT_GROUP_CLEARS_AFTER_WAKE)
+        // Mutant (model build only): the pre-fix protocol of issue 9 finding 1 — wake, then clear the bit.
         const std::uint32_t before = word_.fetch_sub(2 * tasks, std::memory_order_acq_rel);
         if (before == (2 * tasks | waiting)) {
             futex_wake_all(word_);
-            word_.fetch_and(~waiting, std::memory_order_release);  // our last touch of the group [G3]
+            word_.fetch_and(~waiting, std::memory_order_release);
         }
+#else
+        // acq_rel: release publishes these tasks' effects and recorded exceptions to the waiter [G2]; acquire is
+        // not needed by us but keeps the RMW chain a release sequence for every earlier finisher.
+        const std::uint32_t before = word_.fetch_sub(2 * tasks, std::memory_order_acq_rel);
+        if ((before >> 1) == tasks && (before & waiting) != 0) futex_wake_all(word_);  // [G3] last touch
+#endif
     }
 
     static bool no_tasks_left(std::uint32_t word) noexcept { return (word >> 1) == 0; }
 
-    // After no_tasks_left: waits out a finisher that is still waking sleepers [G3] (a few instructions and a
-    // futex wake; it cannot block).
-    void settle() noexcept {
-        while (word_.load(std::memory_order_acquire) == waiting) std::this_thread::yield();
+    // A waiter that saw no_tasks_left: clears a `waiting` bit left at zero [G5]. Relaxed: it publishes nothing;
+    // a failed CAS means a spawn or another waiter moved the word on, and the bit's owner is then that round.
+    void after_wait() noexcept {
+        std::uint32_t expected = waiting;
+        if (word_.load(std::memory_order_relaxed) == expected) {
+            word_.compare_exchange_strong(expected, 0, std::memory_order_relaxed, std::memory_order_relaxed);
+        }
     }
 
-    std::atomic<std::uint32_t>& word() noexcept { return word_; }
+    atomic<std::uint32_t>& word() noexcept { return word_; }
 
-    // After done(): hands out the first exception, if any, and resets the group for reuse.
+    // After no_tasks_left: hands the first exception, if any, to exactly one caller [G6].
     std::exception_ptr take_error() noexcept {
         if (!failed_.load(std::memory_order_relaxed)) return nullptr;  // ordered by the count's acquire [G2]
+        lock_error();
         std::exception_ptr error = std::exchange(first_error_, nullptr);
         failed_.store(false, std::memory_order_relaxed);
+        unlock_error();
         return error;
     }
 
 private:
-    std::atomic<std::uint32_t> word_{0};
-    std::atomic<bool> failed_{false};
-    std::exception_ptr first_error_;
+    void lock_error() noexcept {
+        // Acquire pairs with unlock_error's release: the previous holder's writes to first_error_ are visible.
+        while (error_lock_.exchange(true, std::memory_order_acquire)) cpu_relax();
+    }
+    void unlock_error() noexcept { error_lock_.store(false, std::memory_order_release); }
+
+    atomic<std::uint32_t> word_{0};
+    atomic<bool> failed_{false};
+    atomic<bool> error_lock_{false};
+    std::exception_ptr first_error_;  // guarded by error_lock_ [G6]
+};
+
+// The groups whose tasks are running on this thread, innermost first: a record on each running group task's
+// stack frame (group_frame.hpp). waiting.hpp [W5] walks it before a group wait blocks.
+struct running_group {
+    const group_state* group;
+    const running_group* outer;
+
+    static const running_group*& innermost() noexcept {
+        static thread_local const running_group* top = nullptr;
+        return top;
+    }
+    static bool includes(const group_state* group) noexcept {
+        for (const running_group* record = innermost(); record != nullptr; record = record->outer) {
+            if (record->group == group) return true;
+        }
+        return false;
+    }
 };
 
 // Finishes of one group's tasks that this worker has not released yet [G4]. Worker threads only.

@@ -15,9 +15,12 @@ namespace taskforge::detail {
 struct job {
     using execute_function = void (*)(job*) noexcept;
 
-    explicit job(execute_function function) noexcept : execute(function) {}
+    explicit job(execute_function function, const void* owner = nullptr) noexcept : execute(function), family(owner) {}
 
     execute_function execute;
+    // What a waiting worker compares to decide whether it may run this job on top of its wait (waiting.hpp): the
+    // group_state of a task_group's task, nullptr for a task with a handle (the waiter compares the job itself).
+    const void* family;
     // Link for the injection queue (injection_queue.hpp); unused while the job sits in a worker's deque.
     std::atomic<job*> next{nullptr};
 };

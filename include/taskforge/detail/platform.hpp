@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -97,8 +98,14 @@ public:
     void store(T value, std::memory_order order) { cell_($).store(value, to_model(order)); }
     T exchange(T value, std::memory_order order) { return cell_($).exchange(value, to_model(order)); }
     T fetch_add(T value, std::memory_order order) { return cell_($).fetch_add(value, to_model(order)); }
+    T fetch_sub(T value, std::memory_order order) { return cell_($).fetch_sub(value, to_model(order)); }
+    T fetch_or(T value, std::memory_order order) { return cell_($).fetch_or(value, to_model(order)); }
+    T fetch_and(T value, std::memory_order order) { return cell_($).fetch_and(value, to_model(order)); }
     bool compare_exchange_strong(T& expected, T desired, std::memory_order success, std::memory_order failure) {
         return cell_($).compare_exchange_strong(expected, desired, to_model(success), to_model(failure));
+    }
+    bool compare_exchange_weak(T& expected, T desired, std::memory_order success, std::memory_order failure) {
+        return cell_($).compare_exchange_weak(expected, desired, to_model(success), to_model(failure));
     }
 
 private:
@@ -107,6 +114,56 @@ private:
 
 inline void fence_seq_cst() { rl::atomic_thread_fence(rl::mo_seq_cst, $); }
 inline void fence_release() { rl::atomic_thread_fence(rl::mo_release, $); }
+
+// A mutex the model checker sees (parking.hpp's sleeper list).
+class mutex {
+public:
+    void lock() { cell_.lock($); }
+    void unlock() { cell_.unlock($); }
+
+private:
+    rl::mutex cell_;
+};
+
+// --- Relacy: the futex, modelled faithfully. The kernel compares the word and queues the waiter under one bucket
+// lock, and the waker takes that lock after its store; a mutex plus condition variable is exactly that. A model
+// test creates one `model_futex` per iteration (model_futex::current) before any thread waits. A lost wake-up
+// leaves a thread blocked in `wait` forever, which Relacy reports as a deadlock.
+struct model_futex {
+    rl::mutex lock;
+    rl::condition_variable sleepers;
+    static model_futex*& current() {
+        static model_futex* instance = nullptr;
+        return instance;
+    }
+};
+
+template <class Word>
+void futex_wait(Word& word, std::uint32_t expected, const std::chrono::steady_clock::time_point* deadline = nullptr) {
+    model_futex& futex = *model_futex::current();
+    futex.lock.lock($);
+    if (word.load(std::memory_order_relaxed) == expected) {  // ordered by the lock, as in the kernel
+        if (deadline == nullptr) {
+            futex.sleepers.wait(futex.lock, $);
+        } else {
+            futex.sleepers.wait_until(futex.lock, *deadline, $);  // Relacy explores both outcomes
+        }
+    }
+    futex.lock.unlock($);
+}
+
+template <class Word>
+void futex_wake_all(Word&) {
+    model_futex& futex = *model_futex::current();
+    futex.lock.lock($);
+    futex.sleepers.notify_all($);
+    futex.lock.unlock($);
+}
+
+template <class Word>
+void futex_wake_one(Word& word) {
+    futex_wake_all(word);  // a superset of wake-one: every sleeper re-checks its condition
+}
 
 #else
 
@@ -127,6 +184,8 @@ inline void fence_seq_cst() noexcept {
 }
 
 inline void fence_release() noexcept { std::atomic_thread_fence(std::memory_order_release); }
+
+using mutex = std::mutex;
 
 #endif
 

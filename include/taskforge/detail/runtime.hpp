@@ -1,34 +1,47 @@
-// taskforge/detail/runtime.hpp — the engine behind taskforge::scheduler: workers, their loop, submission, helping.
+// taskforge/detail/runtime.hpp — the engine behind taskforge::scheduler: workers, their loop, submission, spares.
 //
 // Who owns what
 //   * Each worker thread owns one chase_lev_deque<job*>: only it pushes and pops; every other worker may steal.
 //   * Threads that are not workers of this runtime submit through the injection queue (never a deque).
 //   * The idle coordinator (parking.hpp) owns the sleep/wake protocol; its header argues why no wake-up is lost.
+//   * Waiting (waiting.hpp) decides what a waiting thread may run and when it blocks; while a worker is blocked
+//     this runtime keeps the pool's parallelism with spare workers (below).
 //
 // How a worker finds work (worker_main), cheapest first
-//   1. pop its own deque (LIFO: the most recently spawned task, still warm in cache);
+//   1. every `fairness_interval` (61) tasks, the injection queue first, so local work cannot starve outside
+//      spawns; otherwise its own deque (LIFO: the most recently spawned task, still warm in cache);
 //   2. take a batch from the injection queue (the first job runs, the rest go to its deque where others can steal);
 //   3. become a searcher (bounded: at most half the workers) and steal from random victims (FIFO end: the oldest,
 //      usually biggest, task), a few rounds with a pause in between;
 //   4. park (parking.hpp) — or, once shutdown() began and nothing is left for it, exit.
 //
-// Waiting on a worker (help_until)
-//   A worker that waits for a task does not block its thread: it runs other jobs until the awaited one is done,
-//   so fork-join never deadlocks, even with one worker. To bound the stack (Rayon #854), a worker nested deeper
-//   than `max_foreign_help_depth` waits only by running jobs from its own deque — those are the awaited task's
-//   subtree, which a strict fork-join needs anyway — and otherwise naps on the awaited word. Worker stacks are
-//   large (options::stack_size) so a 100,000-deep chain of nested spawn + wait fits.
-//   A waiting worker that finds nothing sleeps on the awaited word with a short, growing timeout (20 us .. 1 ms)
-//   so it notices new stealable work without spinning.
+// Spare workers (compensation for blocked waits)
+//   Worker slots are numbered 0 .. threads + max_spare_threads - 1; the first `threads` are the pool's own
+//   workers, started by the constructor. `live_` counts started threads and `blocked_` those blocked in a wait
+//   (both under `spares_mutex_`, cold path). Invariant [R1]: while live_ - blocked_ < threads, a worker that is
+//   about to block first starts a spare (a detached thread in a free slot), so the pool never has fewer than
+//   `threads` threads able to run its work — a blocked wait can never starve the pool of the work it waits for.
+//   [R2] A spare parks with a timeout (spare_idle_timeout); when it expires with no work visible and the pool has
+//   more standing threads than `threads`, it retires: its slot goes back on the free list. Slots are published
+//   with `slot_count_` (release), and a slot's worker object lives as long as the runtime, so thieves iterate
+//   0 .. slot_count_ without a lock; a retired slot's deque is empty (its worker parked with nothing left).
+//   More than max_spare_threads spares would be needed only by more than 256 simultaneously blocked waits; the
+//   wait that would need one throws std::system_error(resource_unavailable_try_again) instead (waiting.hpp).
 //
 // Shutdown
 //   shutdown() closes the injection queue (outside spawns now throw scheduler_closed), stops parking, wakes every
-//   sleeper, and joins. A worker exits only when its own deque and the injection queue are empty; tasks still
-//   running may spawn children into their own deques, which their owners run before exiting. So every accepted
-//   task runs exactly once.
+//   sleeper, joins its own workers and waits for the spares to exit. A worker exits only when its own deque and
+//   the injection queue are empty; tasks still running may spawn children into their own deques, which their
+//   owners run before exiting. So every accepted task runs exactly once.
+//
+// fork()
+//   The child of a fork() has none of the workers. A pthread_atfork handler bumps `fork_generation`; a runtime
+//   created in an earlier generation refuses spawns and waits there (scheduler_closed), and its destruction in the
+//   child joins nothing and frees nothing (the memory stays reachable from `abandoned_runtimes`).
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -38,6 +51,10 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#if defined(TASKFORGE_HAS_PTHREAD) || defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 
 #include "../deque.hpp"
 #include "../errors.hpp"
@@ -56,13 +73,16 @@ class runtime;
 
 // One worker's private state. Owner: its thread (the deque's thieves touch only the deque).
 struct alignas(cache_line) worker {
-    worker(runtime& owner, std::size_t position) : pool(&owner), index(position), random_state(position * 2 + 1) {}
+    worker(runtime& owner, std::size_t position, bool is_spare)
+        : pool(&owner), index(position), spare(is_spare), random_state(position * 2 + 1) {}
 
     runtime* pool;
     std::size_t index;
+    bool spare;  // started to stand in for a blocked worker; may retire when idle [R2]
     chase_lev_deque<job*> deque{256};
     std::uint64_t random_state;
-    std::size_t help_depth = 0;  // nested help_until frames on this thread's stack
+    std::uintptr_t stack_floor = 0;  // below this address, a wait blocks instead of running work inline
+    std::uint32_t ticks = 0;         // tasks taken since the last fairness check
     bool searching = false;
 
     std::uint64_t next_random() noexcept {  // xorshift64: victim selection only
@@ -75,6 +95,9 @@ struct alignas(cache_line) worker {
 
 // The worker running on this thread (of any runtime), or nullptr.
 inline thread_local worker* current_worker = nullptr;
+
+// Bumped in the child of every fork() (pthread_atfork). Relaxed everywhere: the child has one thread.
+inline atomic<std::uint32_t> fork_generation{0};
 
 inline void default_exception_report(std::exception_ptr error) noexcept {
     try {
@@ -89,13 +112,15 @@ inline void default_exception_report(std::exception_ptr error) noexcept {
 struct runtime_settings {
     std::size_t threads;
     std::size_t stack_size;
+    std::size_t max_spares;
     exception_handler on_unhandled_exception;
     void* owner;  // the public scheduler object, returned by scheduler::current()
 };
 
 class runtime {
 public:
-    static constexpr std::size_t max_foreign_help_depth = 128;
+    static constexpr std::uint32_t fairness_interval = 61;  // as Tokio's global queue interval
+    static constexpr std::chrono::milliseconds spare_idle_timeout{1000};
     // A searcher makes spin_rounds passes over the victims with a short pause between them, then yield_rounds
     // passes with a sched_yield between them, then parks: ~10-20 us of looking, which bridges the gaps of a
     // steady producer without costing an idle pool measurable CPU (W4).
@@ -106,16 +131,24 @@ public:
     static constexpr std::int64_t steal_batch = 16;
     static constexpr int injection_polls = 32;
 
-    explicit runtime(const runtime_settings& settings) : settings_(settings), idle_(settings.threads) {
-        workers_.reserve(settings.threads);
-        for (std::size_t i = 0; i < settings.threads; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+    explicit runtime(const runtime_settings& settings)
+        : settings_(settings),
+          capacity_(settings.threads + settings.max_spares),
+          slots_(std::make_unique<worker*[]>(capacity_)),
+          idle_(settings.threads, capacity_),
+          generation_(fork_generation.load(std::memory_order_relaxed)) {
+        register_fork_handler();
+        owned_.reserve(capacity_);
+        for (std::size_t i = 0; i < settings.threads; ++i) add_slot(false);
         threads_.reserve(settings.threads);
+        live_ = settings.threads;
         try {
-            for (auto& slot : workers_) {
-                worker* self = slot.get();
+            for (std::size_t i = 0; i < settings.threads; ++i) {
+                worker* self = slots_[i];
                 threads_.push_back(launch_thread(settings.stack_size, [this, self] { worker_main(*self); }));
             }
         } catch (...) {
+            live_ = threads_.size();
             shutdown();
             throw;
         }
@@ -125,10 +158,12 @@ public:
     runtime& operator=(const runtime&) = delete;
     ~runtime() = default;  // the scheduler calls shutdown() first
 
-    std::size_t thread_count() const noexcept { return workers_.size(); }
+    std::size_t thread_count() const noexcept { return settings_.threads; }
     exception_handler on_unhandled_exception() const noexcept { return settings_.on_unhandled_exception; }
     void* owner() const noexcept { return settings_.owner; }
     bool on_own_worker() const noexcept { return current_worker != nullptr && current_worker->pool == this; }
+    // True in the child of a fork(): this runtime's workers do not exist here.
+    bool inherited() const noexcept { return generation_ != fork_generation.load(std::memory_order_relaxed); }
 
     // Any thread. Hands `work` to the pool; from one of our workers it goes to that worker's deque.
     // Throws scheduler_closed (and leaves `work` untouched) when called from outside after shutdown() began.
@@ -136,99 +171,71 @@ public:
         worker* self = current_worker;
         if (self != nullptr && self->pool == this) {
             self->deque.push(work);
-            // With one worker the pusher is that worker, awake by definition: nobody to wake, no fence to pay.
-            if (workers_.size() > 1) idle_.notify_after_push();
+            // With one slot the pusher is the only worker, awake by definition: nobody to wake, no fence to pay.
+            // (A spare started later re-checks every deque when it parks, and a blocking worker re-checks [P2].)
+            if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_after_push();
             return;
         }
-        if (!injection_.push(work)) throw scheduler_closed();
+        if (inherited() || !injection_.push(work)) throw scheduler_closed();
         idle_.notify_after_seq_cst_publish();
     }
 
-    // Idempotent, thread-safe; not from one of our own workers (it would join itself).
-    void shutdown() {
-        if (on_own_worker()) {
-            throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
-                                    "taskforge: shutdown() called from one of the scheduler's own workers");
-        }
-        std::lock_guard lock(shutdown_mutex_);
-        injection_.close();
-        idle_.close();
-        for (auto& thread : threads_) {
-            if (thread.joinable()) thread.join();
-        }
+    // Idempotent, thread-safe; not from one of our own workers (it would join itself). On another pool's worker
+    // it blocks compensated (that pool keeps its parallelism while we join).
+    void shutdown();
+
+    // Worker `self` only: may a wait run work inline here without eating the stack's reserve?
+    static bool stack_has_room(const worker& self) noexcept {
+        const char probe = 0;
+        return reinterpret_cast<std::uintptr_t>(&probe) > self.stack_floor;
     }
 
-    // Worker `self` waits until done(word): runs other jobs meanwhile. False if `deadline` passed first.
-    template <class Done>
-    bool help_until(worker& self, std::atomic<std::uint32_t>& word, std::uint32_t waiting, Done done,
-                    const std::chrono::steady_clock::time_point* deadline) {
-        struct depth_guard {
-            worker& owner;
-            explicit depth_guard(worker& w) : owner(w) { ++owner.help_depth; }
-            ~depth_guard() { --owner.help_depth; }
-        } guard(self);
-        auto nap = std::chrono::microseconds(20);
-        int idle_rounds = 0;
-        for (;;) {
-            deferred_finishes::flush();  // the awaited group may be waiting for our own finishes [G4]
-            if (done(word.load(std::memory_order_acquire))) return true;  // pairs with the publisher's release
-            if (deadline != nullptr && std::chrono::steady_clock::now() >= *deadline) return false;
-            if (job* work = find_work_while_waiting(self)) {
-                run(work);
-                idle_rounds = 0;
-                nap = std::chrono::microseconds(20);
-                continue;
+    // Worker `self` only: pops the top of its own deque if `wanted(job)`, else leaves the deque as it was.
+    template <class Wanted>
+    job* pop_own_if(worker& self, Wanted wanted) {
+        job* top = self.deque.pop().value_or(nullptr);
+        if (top == nullptr || wanted(top)) return top;
+        self.deque.push(top);
+        if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_after_push();
+        return nullptr;
+    }
+
+    // A worker of this runtime, before it blocks in a wait [R1][P2]. Throws (and changes nothing) when the pool would
+    // need a spare beyond its bound, or a thread cannot be started.
+    void begin_blocking() {
+        deferred_finishes::flush();        // the awaited group may be waiting for our own finishes [G4]
+        frame_cache::flush_this_thread();  // blocked for a while: let freed frames go home
+        {
+            std::lock_guard lock(spares_mutex_);
+            ++blocked_;
+            if (live_ - blocked_ < settings_.threads) {
+                try {
+                    start_spare_locked();
+                } catch (...) {
+                    --blocked_;
+                    throw;
+                }
             }
-            frame_cache::flush_this_thread();  // nothing to run: let freed frames go home
-            if (++idle_rounds < search_rounds) {
-                cpu_relax();
-                continue;
-            }
-            auto until = std::chrono::steady_clock::now() + nap;
-            if (deadline != nullptr && *deadline < until) until = *deadline;
-            block_until(word, waiting, done, &until);
-            if (nap < std::chrono::milliseconds(1)) nap *= 2;
         }
+        fence_seq_cst();  // [P2]: the jobs we leave in our deque get a worker, as in park()
+        if (any_work_visible()) idle_.notify_one();
+    }
+
+    // Worker only, after a wait that began with begin_blocking() returned.
+    void end_blocking() noexcept {
+        std::lock_guard lock(spares_mutex_);
+        --blocked_;
     }
 
 private:
-    void worker_main(worker& self) {
-        current_worker = &self;
-        frame_cache::prepare_worker_thread();
-        for (;;) {
-            job* work = self.deque.pop().value_or(nullptr);
-            if (work == nullptr) {
-                // Out of local work: send freed frames home before looking elsewhere, so a spawner's pool stays
-                // as small as its peak of frames in flight (frame_pool.hpp, outbox).
-                frame_cache::flush_this_thread();
-                deferred_finishes::flush();  // group_state.hpp [G4]
-                work = take_injected(self);
-            }
-            if (work == nullptr) work = poll_injection_briefly(self);
-            if (work == nullptr) work = search(self);
-            if (work != nullptr) {
-                if (self.searching) {
-                    self.searching = false;
-                    if (idle_.end_search()) wake_helper_if_work_left();
-                }
-                run(work);
-                continue;
-            }
-            if (injection_.is_closed() && drained(self)) break;
-            park(self);
-        }
-        idle_.retire(self.searching);
-        deferred_finishes::flush();
-        frame_cache::flush_this_thread();
-        current_worker = nullptr;
-    }
-
-    job* find_work_while_waiting(worker& self) {
-        if (auto own = self.deque.pop()) return *own;
-        if (self.help_depth > max_foreign_help_depth) return nullptr;  // bound the stack: own subtree only
-        if (job* work = take_injected(self)) return work;
-        return steal_round(self);
-    }
+    void worker_main(worker& self);
+    job* next_job(worker& self);
+    bool park(worker& self);
+    bool try_retire_spare(worker& self);
+    void leave(worker& self);
+    void start_spare_locked();
+    worker& add_slot(bool spare);
+    static void register_fork_handler();
 
     // Worker only. Takes up to a batch from the injection queue: runs the first, queues the rest locally.
     job* take_injected(worker& self) {
@@ -249,11 +256,11 @@ private:
 
     // Worker only. One pass over the other workers from a random start; nullptr if all looked empty.
     job* steal_round(worker& self) {
-        const std::size_t count = workers_.size();
+        const std::size_t count = slot_count_.load(std::memory_order_acquire);  // [R2] pairs with add_slot
         if (count < 2) return nullptr;
         const std::size_t start = self.next_random() % count;
         for (std::size_t i = 0; i < count; ++i) {
-            worker& victim = *workers_[(start + i) % count];
+            worker& victim = *slots_[(start + i) % count];
             if (&victim == &self) continue;
             for (int attempt = 0; attempt < 4; ++attempt) {
                 const steal_result<job*> result = victim.deque.try_steal();
@@ -311,27 +318,18 @@ private:
         return nullptr;
     }
 
-    // Worker only: steps 2-4 of the parking protocol (parking.hpp).
-    void park(worker& self) {
-        if (!idle_.begin_park(self.index, self.searching)) return;  // closing: stay awake and drain
-        self.searching = false;
-        fence_seq_cst();  // the sleeper's half of the protocol's fence pair
-        if (any_work_visible()) idle_.notify_one();
-        idle_.park(self.index);
-        self.searching = true;  // an unparked worker is counted as searching
-    }
-
     // The last searcher found work: if more is visible, wake a sleeper to take it (parking.hpp, end_search).
     void wake_helper_if_work_left() {
         fence_seq_cst();  // pairs with the publishers' fences, like the sleeper's half in park()
         if (any_work_visible()) idle_.notify_one();
     }
 
-    // Any worker, after the fence in park(): might any queue hold a job?
+    // Any worker, after a seq_cst fence: might any queue hold a job?
     bool any_work_visible() const noexcept {
         if (injection_.maybe_nonempty()) return true;
-        for (const auto& other : workers_) {
-            if (!other->deque.empty()) return true;
+        const std::size_t count = slot_count_.load(std::memory_order_acquire);  // [R2]
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!slots_[i]->deque.empty()) return true;
         }
         return false;
     }
@@ -339,20 +337,196 @@ private:
     bool drained(worker& self) const noexcept { return self.deque.empty() && !injection_.maybe_nonempty(); }
 
     runtime_settings settings_;
-    std::vector<std::unique_ptr<worker>> workers_;
+    const std::size_t capacity_;
+    std::unique_ptr<worker*[]> slots_;          // [R2] written before slot_count_ publishes it, then constant
+    atomic<std::size_t> slot_count_{0};         // slots ever created
+    std::vector<std::unique_ptr<worker>> owned_;  // the slots' workers; guarded by spares_mutex_
     injection_queue injection_;
     idle_coordinator idle_;
-    std::vector<launched_thread> threads_;
+    std::vector<launched_thread> threads_;  // the pool's own workers (spares are detached)
     std::mutex shutdown_mutex_;
+    std::mutex spares_mutex_;
+    std::size_t live_ = 0;                  // started threads, spares included; guarded by spares_mutex_
+    std::size_t blocked_ = 0;               // of those, blocked in a wait; guarded by spares_mutex_
+    std::vector<std::size_t> free_slots_;   // retired spares' slots; guarded by spares_mutex_
+    atomic<std::uint32_t> spares_alive_{0};  // spare threads not yet past their last access to the runtime
+    const std::uint32_t generation_;
 };
 
-// Any thread: waits until done(word). On a worker it helps (runs other jobs); elsewhere it spins briefly, then
-// sleeps on the word. False if `deadline` passed first.
-template <class Done>
-bool wait_on_word(std::atomic<std::uint32_t>& word, std::uint32_t waiting, Done done,
-                  const std::chrono::steady_clock::time_point* deadline = nullptr) {
-    if (worker* self = current_worker) return self->pool->help_until(*self, word, waiting, done, deadline);
-    return block_until(word, waiting, done, deadline);
+// --- the worker loop --------------------------------------------------------------------------------------------
+
+inline void runtime::worker_main(worker& self) {
+    const char top_of_stack = 0;
+    // The reserve left below the floor for the task that runs there: half the stack, at most 1 MiB.
+    const std::size_t reserve = std::min<std::size_t>(settings_.stack_size / 2, std::size_t{1} << 20);
+    self.stack_floor = reinterpret_cast<std::uintptr_t>(&top_of_stack) - (settings_.stack_size - reserve);
+    current_worker = &self;
+    frame_cache::prepare_worker_thread();
+    for (;;) {
+        job* work = next_job(self);
+        if (work != nullptr) {
+            if (self.searching) {
+                self.searching = false;
+                if (idle_.end_search()) wake_helper_if_work_left();
+            }
+            run(work);
+            continue;
+        }
+        if (injection_.is_closed() && drained(self)) break;
+        if (!park(self)) return;  // a spare that retired [R2]: it already left
+    }
+    leave(self);
+}
+
+// Worker only: steps 1-3 of the loop.
+inline job* runtime::next_job(worker& self) {
+    if (++self.ticks >= fairness_interval) {  // outside spawns are not starved by local work
+        self.ticks = 0;
+        if (job* work = take_injected(self)) return work;
+    }
+    if (auto own = self.deque.pop()) return *own;
+    // Out of local work: send freed frames home before looking elsewhere, so a spawner's pool stays as small as
+    // its peak of frames in flight (frame_pool.hpp, outbox).
+    frame_cache::flush_this_thread();
+    deferred_finishes::flush();  // group_state.hpp [G4]
+    if (job* work = take_injected(self)) return work;
+    if (job* work = poll_injection_briefly(self)) return work;
+    return search(self);
+}
+
+// Worker only: steps 2-4 of the parking protocol (parking.hpp). False when a spare retired instead [R2].
+inline bool runtime::park(worker& self) {
+    if (!idle_.begin_park(self.index, self.searching)) return true;  // closing: stay awake and drain
+    self.searching = false;
+    fence_seq_cst();  // the sleeper's half of the protocol's fence pair [P1]
+    if (any_work_visible()) idle_.notify_one();
+    if (!self.spare) {
+        idle_.park(self.index);
+        self.searching = true;  // an unparked worker is counted as searching
+        return true;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + spare_idle_timeout;
+    bool woken = idle_.park(self.index, &deadline);
+    if (!woken && !idle_.cancel_park(self.index)) woken = idle_.park(self.index);  // consume the racing token [P3]
+    if (woken) {
+        self.searching = true;
+        return true;
+    }
+    // Off the list, awake and not searching. Stay if work is visible (the same look as above) or still needed.
+    fence_seq_cst();
+    if (any_work_visible()) return true;
+    return !try_retire_spare(self);
+}
+
+inline bool runtime::try_retire_spare(worker& self) {
+    deferred_finishes::flush();
+    frame_cache::flush_this_thread();
+    {
+        std::lock_guard lock(spares_mutex_);
+        if (live_ - blocked_ <= settings_.threads) return false;  // still needed [R1]
+        current_worker = nullptr;
+        --live_;
+        free_slots_.push_back(self.index);  // from here on `self` belongs to the next spare of this slot
+    }
+    // Release: our last accesses to the runtime happen-before shutdown's acquire of zero. futex_wake reads nothing.
+    spares_alive_.fetch_sub(1, std::memory_order_release);
+    futex_wake_all(spares_alive_);
+    return true;
+}
+
+// Worker only, at shutdown: its last accesses to the runtime.
+inline void runtime::leave(worker& self) {
+    idle_.retire(self.searching);
+    deferred_finishes::flush();
+    frame_cache::flush_this_thread();
+    current_worker = nullptr;
+    if (!self.spare) return;  // joined by shutdown()
+    {
+        std::lock_guard lock(spares_mutex_);
+        --live_;
+        free_slots_.push_back(self.index);
+    }
+    spares_alive_.fetch_sub(1, std::memory_order_release);  // as in try_retire_spare
+    futex_wake_all(spares_alive_);
+}
+
+// --- spares -----------------------------------------------------------------------------------------------------
+
+// Under spares_mutex_ (or in the constructor, before any thread runs).
+inline worker& runtime::add_slot(bool spare) {
+    const std::size_t index = slot_count_.load(std::memory_order_relaxed);
+    owned_.push_back(std::make_unique<worker>(*this, index, spare));
+    slots_[index] = owned_.back().get();
+    // Release: a thief that acquires the count reads the slot and a fully built worker [R2].
+    slot_count_.store(index + 1, std::memory_order_release);
+    return *slots_[index];
+}
+
+// Under spares_mutex_ [R1]. Throws when the bound is reached or no thread can be started.
+inline void runtime::start_spare_locked() {
+    if (live_ - settings_.threads >= settings_.max_spares) {
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                                "taskforge: a wait needs a spare worker, but options::max_spare_threads workers "
+                                "of this scheduler are already blocked in waits");
+    }
+    worker* spare = nullptr;
+    if (!free_slots_.empty()) {
+        spare = slots_[free_slots_.back()];
+        free_slots_.pop_back();
+    } else {
+        spare = &add_slot(true);
+    }
+    spare->searching = false;
+    spare->ticks = 0;
+    // Relaxed: shutdown() reads the count only after joining every worker that could have started this spare.
+    spares_alive_.fetch_add(1, std::memory_order_relaxed);
+    try {
+        launch_thread(settings_.stack_size, [this, spare] { worker_main(*spare); }).detach();
+    } catch (...) {
+        spares_alive_.fetch_sub(1, std::memory_order_relaxed);
+        free_slots_.push_back(spare->index);
+        throw;
+    }
+    ++live_;
+}
+
+inline void runtime::shutdown() {
+    if (on_own_worker()) {
+        throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                                "taskforge: shutdown() called from one of the scheduler's own workers");
+    }
+    std::lock_guard lock(shutdown_mutex_);
+    injection_.close();
+    if (inherited()) return;  // the child of a fork(): there is nobody to wake or join
+    idle_.close();
+    worker* other = current_worker;  // a worker of another pool: block compensated while we join
+    if (other != nullptr) other->pool->begin_blocking();
+    for (auto& thread : threads_) {
+        if (thread.joinable()) thread.join();
+    }
+    // Acquire pairs with the exiting spares' release decrement: their last accesses happen-before our return.
+    for (std::uint32_t alive = spares_alive_.load(std::memory_order_acquire); alive != 0;
+         alive = spares_alive_.load(std::memory_order_acquire)) {
+        futex_wait(spares_alive_, alive);
+    }
+    if (other != nullptr) other->pool->end_blocking();
+}
+
+inline void runtime::register_fork_handler() {
+#if defined(TASKFORGE_HAS_PTHREAD)
+    static const int registered = pthread_atfork(nullptr, nullptr, [] {
+        fork_generation.fetch_add(1, std::memory_order_relaxed);  // the child has a single thread
+    });
+    (void)registered;
+#endif
+}
+
+// Runtimes inherited by a fork() child and let go there: kept reachable (a global root), never freed.
+inline std::vector<runtime*>* abandoned_runtimes = nullptr;
+
+inline void abandon(runtime* inherited) {
+    if (abandoned_runtimes == nullptr) abandoned_runtimes = new std::vector<runtime*>();
+    abandoned_runtimes->push_back(inherited);
 }
 
 }  // namespace taskforge::detail

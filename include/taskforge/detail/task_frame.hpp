@@ -4,20 +4,28 @@
 // a reference count, who frees the frame:
 //
 //   bits 0-2  status: pending -> running -> completed | failed, or pending -> cancelled
-//   bit  3    executor_done  the executing worker will not touch the frame again
+//   bit  3    executor_done  whoever ran the task (or skipped it as cancelled) will not touch the frame again
 //   bit  4    handle_gone    no task_handle refers to the frame (dropped, consumed, or a detached spawn)
 //   bit  5    waiting        a thread sleeps on the word (state_word.hpp)
+//   bit  6    claimed        a waiting worker took the task out of `pending` and ran it inline (waiting.hpp); the
+//                            queue still holds the job, whose execution then only drops the queue's reference
+//   bit  7    queue_done     that queue reference is gone (only meaningful with `claimed`)
 //
-// Invariants (cited as [S1]..[S4]):
+// Invariants (cited as [S1]..[S6]; tests/model/state_word_model.cpp checks them):
 //   [S1] The executor sets the final status with one release RMW after writing the result or the exception; a
 //        reader that acquires a final status reads them.
-//   [S2] The frame is freed by whichever of {executor, handle} sets the second of executor_done / handle_gone.
-//        Without a sleeping waiter the executor sets the final status and executor_done in the same RMW, so a
+//   [S2] The frame is freed by whichever party's RMW completes the set {executor_done, handle_gone, and
+//        queue_done if claimed} (`releasable`). Each party sets its bit once, so exactly one party frees. Without
+//        a sleeping waiter the executor sets the final status and executor_done in the same RMW, so a
 //        spawn + get pays one RMW on each side and no reference count.
 //   [S3] With a sleeper, the executor first publishes the status, wakes, and only then sets executor_done: the
 //        woken handle cannot free the frame under the executor's feet.
 //   [S4] cancel() only turns pending into cancelled; the frame stays queued and its executor still runs the
 //        protocol (discarding the callable), so the frame is never freed while a queue holds it.
+//   [S5] Leaving `pending` is one CAS (start, claim or cancel): exactly one of them wins, so the callable runs at
+//        most once, and a cancelled task never runs.
+//   [S6] A claimed frame is freed only after its queued job has executed (queue_done): the queues may hold a job
+//        pointer long after the task finished inline, and that job must still point at a live frame.
 #pragma once
 
 #include <cstdint>
@@ -47,9 +55,16 @@ inline constexpr std::uint32_t status_mask = 7;
 inline constexpr std::uint32_t executor_done = 1U << 3;
 inline constexpr std::uint32_t handle_gone = 1U << 4;
 inline constexpr std::uint32_t waiting = 1U << 5;
+inline constexpr std::uint32_t claimed = 1U << 6;
+inline constexpr std::uint32_t queue_done = 1U << 7;
 
 constexpr std::uint32_t status(std::uint32_t word) noexcept { return word & status_mask; }
 constexpr bool finished(std::uint32_t word) noexcept { return status(word) >= completed; }
+// [S2]: every party that refers to the frame has let go.
+constexpr bool releasable(std::uint32_t word) noexcept {
+    return (word & handle_gone) != 0 && (word & executor_done) != 0 &&
+           ((word & claimed) == 0 || (word & queue_done) != 0);
+}
 }  // namespace task_state
 
 // Storage for a T whose lifetime is managed by hand (constructed and destroyed explicitly).
@@ -89,39 +104,58 @@ private:
 };
 
 struct task_frame_base : job {
-    using dispose_function = void (*)(task_frame_base*) noexcept;
+    enum class operation { run_claimed, dispose };
+    using manage_function = void (*)(task_frame_base*, operation) noexcept;
 
-    task_frame_base(execute_function run_function, dispose_function release, exception_handler handler,
-                    std::uint32_t initial) noexcept
-        : job(run_function), dispose(release), report(handler), state(initial) {}
+    task_frame_base(execute_function run_function, manage_function manager, exception_handler handler,
+                    const void* scheduler_identity, std::uint32_t initial) noexcept
+        : job(run_function), manage(manager), report(handler), pool(scheduler_identity), state(initial) {}
 
     // Handle side -----------------------------------------------------------------------------------------
     std::uint32_t load_state() const noexcept {
         return state.load(std::memory_order_acquire);  // [S1] pairs with the executor's publishing RMW
     }
 
-    // Turns pending into cancelled [S4]. Relaxed: the decision is made by the RMW's place in the word's
+    // Turns pending into cancelled [S4][S5]. Relaxed: the decision is made by the RMW's place in the word's
     // modification order; nothing is published, and freeing is ordered by release_handle().
     bool cancel() noexcept { return leave_pending(task_state::cancelled, std::memory_order_relaxed); }
 
     // The handle lets go of the frame (dropped or consumed) [S2].
     void release_handle() noexcept {
-        // Acquire pairs with the executor's release RMW that set executor_done: its last writes happen-before
-        // our free. A frame the executor is done with needs no RMW (the common spawn + get path).
-        if ((state.load(std::memory_order_acquire) & task_state::executor_done) != 0) return dispose(this);
-        // acq_rel: release orders our reads of the result before the executor's free; acquire, as above.
-        if ((state.fetch_or(task_state::handle_gone, std::memory_order_acq_rel) & task_state::executor_done) != 0) {
-            dispose(this);
-        }
+        // Acquire pairs with the other parties' release RMWs: their last writes happen-before our free. When they
+        // are all done, nobody else will write the word again (the common spawn + get path: no RMW).
+        if (task_state::releasable(state.load(std::memory_order_acquire) | task_state::handle_gone)) return dispose();
+        // acq_rel: release orders our reads of the result before another party's free; acquire, as above.
+        release(task_state::handle_gone);
+    }
+
+    // Waiting worker (waiting.hpp): runs the task inline if it has not started [S5]. The queued job stays where
+    // it is and only drops the queue's reference when it executes [S6].
+    bool try_run_inline(const void* worker) noexcept {
+        if (!leave_pending(task_state::running | task_state::claimed, std::memory_order_relaxed)) return false;
+        note_runner(worker);
+        manage(this, operation::run_claimed);
+        return true;
     }
 
     // Executor side ---------------------------------------------------------------------------------------
-    // pending -> running; false when the task was cancelled first [S4].
+    // pending -> running; false when the task was cancelled or claimed first [S4][S5].
     bool try_start(const void* worker) noexcept {
-        runner.store(worker, std::memory_order_relaxed);  // ordered before `running` by the CAS below
-        // Release: a waiter that acquires `running` reads `runner` (deadlock detection).
-        return leave_pending(task_state::running, std::memory_order_release);
+        // Relaxed: the CAS only decides who runs; what the task publishes is ordered by finish() [S1].
+        if (!leave_pending(task_state::running, std::memory_order_relaxed)) return false;
+        note_runner(worker);
+        return true;
     }
+
+    // The winner of [S5] records its thread for deadlock detection. Only the winner writes `runner`, after
+    // winning, so a loser can never overwrite it. Relaxed: the only reader that must see it is a wait on the same
+    // thread (a task waiting on itself), which the store is sequenced before; any other thread reads nullptr or
+    // the winner, neither of which equals its own identity.
+    void note_runner(const void* worker) noexcept { runner.store(worker, std::memory_order_relaxed); }
+
+    // The queued job of a claimed frame executes: drop the queue's reference [S6].
+    bool was_claimed() const noexcept { return (state.load(std::memory_order_relaxed) & task_state::claimed) != 0; }
+    void release_queue() noexcept { release(task_state::queue_done); }
 
     // Publishes the final status (or keeps `cancelled`) and gives up the executor's claim [S1][S2][S3].
     void finish(std::uint32_t final_status) noexcept {
@@ -130,24 +164,22 @@ struct task_frame_base : job {
             const bool sleeper = (word & task_state::waiting) != 0;
             const std::uint32_t desired =
                 (word & ~task_state::status_mask) | final_status | (sleeper ? 0U : task_state::executor_done);
-            // acq_rel: release publishes the result/exception [S1]; acquire sees a handle's release of
-            // handle_gone before we free the frame [S2].
+            // acq_rel: release publishes the result/exception [S1]; acquire sees the other parties' releases
+            // before we free the frame [S2].
             if (state.compare_exchange_weak(word, desired, std::memory_order_acq_rel, std::memory_order_relaxed)) {
                 if (!sleeper) {
-                    if ((word & task_state::handle_gone) != 0) dispose(this);
+                    if (task_state::releasable(desired)) dispose();
                     return;
                 }
                 break;
             }
         }
         futex_wake_all(state);  // [S3] executor_done is still clear: the frame cannot be freed yet
-        if ((state.fetch_or(task_state::executor_done, std::memory_order_acq_rel) & task_state::handle_gone) != 0) {
-            dispose(this);
-        }
+        release(task_state::executor_done);
     }
 
-    // The one transition out of `pending` (to running or cancelled), keeping the flag bits; false if another
-    // transition won. Shared by cancel() and try_start(), which race for it.
+    // The one transition out of `pending` (to running, claimed or cancelled), keeping the flag bits; false if
+    // another transition won [S5]. Shared by cancel(), try_start() and try_run_inline(), which race for it.
     bool leave_pending(std::uint32_t status, std::memory_order success) noexcept {
         std::uint32_t word = state.load(std::memory_order_relaxed);
         while (task_state::status(word) == task_state::pending) {
@@ -156,11 +188,21 @@ struct task_frame_base : job {
         return false;
     }
 
-    dispose_function dispose;  // destroys the result and the error (reporting an unobserved one), frees memory
+    // Sets one party's bit; frees the frame if that completed the set [S2].
+    void release(std::uint32_t party) noexcept {
+        // acq_rel: release orders this party's last accesses before the freeing party's acquire; acquire lets us
+        // free after the others' releases.
+        if (task_state::releasable(state.fetch_or(party, std::memory_order_acq_rel) | party)) dispose();
+    }
+
+    void dispose() noexcept { manage(this, operation::dispose); }
+
+    manage_function manage;    // runs a claimed task inline, or destroys the frame (result, error, memory)
     exception_handler report;  // where an exception nobody retrieved goes when the frame dies
+    const void* pool;          // the runtime the task was spawned on (waiting.hpp: same-pool inline runs only)
     std::exception_ptr error;  // written by the executor before [S1]; moved out by get()
-    std::atomic<const void*> runner{nullptr};  // the worker that started the task (deadlock detection)
-    std::atomic<std::uint32_t> state;
+    atomic<const void*> runner{nullptr};  // the thread that started the task (deadlock detection)
+    atomic<std::uint32_t> state;
 };
 
 // Adds the result slot; the handle reads it through this type without knowing the callable.
@@ -192,11 +234,12 @@ template <class T, class Fn, class... Args>
 class task_frame final : public valued_frame<T> {
 public:
     template <class F, class... A>
-    static task_frame* create(exception_handler handler, std::uint32_t initial, F&& function, A&&... arguments) {
+    static task_frame* create(exception_handler handler, const void* home, std::uint32_t initial, F&& function,
+                              A&&... arguments) {
         void* memory = frame_cache::allocate(sizeof(task_frame), alignof(task_frame));
         try {
             return ::new (memory)
-                task_frame(handler, initial, std::forward<F>(function), std::forward<A>(arguments)...);
+                task_frame(handler, home, initial, std::forward<F>(function), std::forward<A>(arguments)...);
         } catch (...) {
             frame_cache::deallocate(memory);
             throw;
@@ -204,18 +247,24 @@ public:
     }
 
 private:
+    using base = task_frame_base;
+
     template <class F, class... A>
-    task_frame(exception_handler handler, std::uint32_t initial, F&& function, A&&... arguments)
-        : valued_frame<T>(&execute, &dispose_frame, handler, initial),
+    task_frame(exception_handler handler, const void* home, std::uint32_t initial, F&& function, A&&... arguments)
+        : valued_frame<T>(&execute, &manage_frame, handler, home, initial),
           call_(std::forward<F>(function), std::forward<A>(arguments)...) {}
 
+    // The queued job: runs the task, or skips it (cancelled [S4], or already run inline by a waiter [S6]).
     static void execute(job* work) noexcept {
         auto* self = static_cast<task_frame*>(work);
         deferred_finishes::flush();  // never hold a group's finishes behind this task (group_state.hpp [G4])
-        if (!self->try_start(this_thread_identity())) {
-            self->call_.destroy();
-            return self->finish(task_state::cancelled);
-        }
+        if (self->try_start(this_thread_identity())) return run_body(self);
+        if (self->was_claimed()) return self->release_queue();
+        self->call_.destroy();
+        self->finish(task_state::cancelled);
+    }
+
+    static void run_body(task_frame* self) noexcept {
         std::uint32_t outcome = task_state::completed;
         try {
             if constexpr (std::is_void_v<T>) {
@@ -233,8 +282,9 @@ private:
         self->finish(outcome);
     }
 
-    static void dispose_frame(task_frame_base* base) noexcept {
-        auto* self = static_cast<task_frame*>(base);
+    static void manage_frame(base* frame, base::operation what) noexcept {
+        auto* self = static_cast<task_frame*>(frame);
+        if (what == base::operation::run_claimed) return run_body(self);
         if (task_state::status(self->state.load(std::memory_order_relaxed)) == task_state::completed) {
             self->destroy_value();  // relaxed: we own the frame now [S2]; the acquire that gave it to us came first
         }

@@ -14,12 +14,21 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
+#include <unistd.h>
+
+#include <climits>
 #define TASKFORGE_HAS_PTHREAD 1
 #endif
 
 namespace taskforge::detail {
 
 #if defined(TASKFORGE_HAS_PTHREAD)
+
+// The smallest stack a thread may be given here (options::stack_size below it is refused).
+inline std::size_t minimum_stack_size() noexcept {
+    const long reported = sysconf(_SC_THREAD_STACK_MIN);
+    return reported > 0 ? static_cast<std::size_t>(reported) : static_cast<std::size_t>(PTHREAD_STACK_MIN);
+}
 
 class launched_thread {
 public:
@@ -48,6 +57,10 @@ public:
     }
 
     bool joinable() const noexcept { return joinable_; }
+    void detach() {
+        pthread_detach(handle_);
+        joinable_ = false;
+    }
     void join() {
         pthread_join(handle_, nullptr);
         joinable_ = false;
@@ -72,6 +85,8 @@ launched_thread launch_thread(std::size_t stack_size, Body body) {
 #else
 
 using launched_thread = std::thread;
+
+inline std::size_t minimum_stack_size() noexcept { return 0; }
 
 template <class Body>
 launched_thread launch_thread(std::size_t, Body body) {

@@ -1,0 +1,140 @@
+// taskforge/detail/waiting.hpp — the rules every waiting thread follows: what it may run, when it blocks, and how
+// the pool keeps its parallelism meanwhile. task_handle::wait/get and task_group::wait come here.
+//
+// The danger (issue 9)
+//   A worker that waits cannot suspend its stack: whatever it runs while waiting sits on top of the waiting frame
+//   and must return before that frame can continue. If it runs a task E that (directly or through others) waits
+//   for the frame below it, the program deadlocks although its own wait graph has no cycle. "Help with anything"
+//   (the first design) did exactly that, and capping its depth turned the deadlock into a hang.
+//
+// The rule
+//   [W1] A worker runs on top of its wait only work it is itself waiting for: the awaited task, if it has not
+//        started and belongs to the worker's own pool (from the top of its own deque, or claimed in place:
+//        task_frame.hpp [S5][S6]); or, for a group, the group's tasks found on top of its own deque.
+//        Every frame on a worker's stack therefore waits (transitively) for the frame above it. A task run on
+//        top can wait only for work the frames below also wait for; if it waited for one of them, the program's
+//        wait graph would contain a cycle. So no acyclic program can deadlock by what a waiter runs, and the stack
+//        grows only as deep as the program's own chain of nested waits — like recursion.
+//   [W2] Otherwise the waiter blocks on the awaited word itself (state_word.hpp): woken by completion, no timed
+//        naps, no polling. Before a worker blocks, its runtime makes sure another thread stands in for it
+//        (runtime.hpp [R1]: wake a sleeper's work, or start a spare), so the jobs left in its deque and any
+//        work the awaited task needs from this pool still run.
+//   [W3] Blocking, not running, is also the rule for: a wait with a deadline (it must return on time, so it
+//        never starts work of unknown length), a wait for a task of another pool (its task must run on its own
+//        pool's workers), a wait on a worker whose stack is within its reserve (runtime.hpp, stack_floor), and
+//        a scheduler's shutdown on another pool's worker.
+//   [W4] Threads that are not workers always block (after a short spin): they have no deque and no pool to
+//        compensate.
+//   [W5] Waits that can only be cycles are reported instead of hanging: a task waiting on itself or on a task
+//        below it on its own stack (task_handle.hpp), and a group waited on from inside one of its own tasks
+//        (running_group, group_state.hpp), throw std::system_error(resource_deadlock_would_occur).
+//   [W6] Spares are bounded (options::max_spare_threads per scheduler). The wait that would need one more throws
+//        std::system_error(resource_unavailable_try_again) instead of blocking uncompensated: a clear error, not
+//        a possible hang.
+#pragma once
+
+#include <chrono>
+#include <system_error>
+
+#include "group_state.hpp"
+#include "runtime.hpp"
+#include "state_word.hpp"
+#include "task_frame.hpp"
+
+namespace taskforge::detail {
+
+using deadline_type = std::chrono::steady_clock::time_point;
+
+// Blocks worker `self` (compensated, [W2]) or any other thread until done(word) or the deadline.
+template <class Done>
+bool block_on(worker* self, atomic<std::uint32_t>& word, std::uint32_t waiting, Done done,
+              const deadline_type* deadline) {
+    if (self == nullptr) return block_until(word, waiting, done, deadline);
+    self->pool->begin_blocking();
+    struct unblock_on_exit {
+        runtime& pool;
+        ~unblock_on_exit() { pool.end_blocking(); }
+    } unblock{*self->pool};
+    return block_until(word, waiting, done, deadline);
+}
+
+// Any thread: waits until the task of `frame` finished; false if `deadline` passed first.
+inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline) {
+    if (task_state::finished(frame.load_state())) return true;
+    worker* self = current_worker;
+    const auto* home = static_cast<const runtime*>(frame.pool);
+    if (self == nullptr && home->inherited()) throw scheduler_closed();  // fork() child: nobody will run it
+    if (self != nullptr && deadline == nullptr && frame.pool == self->pool && runtime::stack_has_room(*self)) {
+        job* const awaited = &frame;
+        if (job* top = self->pool->pop_own_if(*self, [awaited](job* candidate) { return candidate == awaited; })) {
+            run(top);  // [W1] the awaited task itself, from our own deque
+        } else {
+            frame.try_run_inline(this_thread_identity());  // [W1] claimed where it sits, if still pending
+        }
+        if (task_state::finished(frame.load_state())) return true;
+    }
+    return block_on(self, frame.state, task_state::waiting, &task_state::finished, deadline);
+}
+
+// Any thread: waits until the group has no unfinished task. `pool` is the group's runtime.
+inline void wait_for_group(group_state& group, runtime& pool) {
+    auto& word = group.word();
+    worker* self = current_worker;
+    if (self != nullptr && self->pool == &pool) {
+        const void* const family = &group;
+        for (;;) {
+            deferred_finishes::flush();  // our own finishes may be what the group still counts [G4]
+            if (group_state::no_tasks_left(word.load(std::memory_order_acquire))) break;
+            if (!runtime::stack_has_room(*self)) break;
+            job* member = pool.pop_own_if(*self, [family](job* candidate) { return candidate->family == family; });
+            if (member == nullptr) break;
+            run(member);  // [W1] a task of the awaited group
+        }
+    }
+    if (!group_state::no_tasks_left(word.load(std::memory_order_acquire))) {
+        if (running_group::includes(&group)) {  // [W5]
+            throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                                    "taskforge: task_group::wait() called from inside one of the group's own tasks");
+        }
+        if (self == nullptr && pool.inherited()) throw scheduler_closed();
+        block_on(self, word, group_state::waiting, &group_state::no_tasks_left, nullptr);
+    }
+    group.after_wait();
+}
+
+// --- deadlines -------------------------------------------------------------------------------------------------
+// A time limit longer than this is "forever", like std::future's wait_for(duration::max()).
+inline constexpr std::chrono::hours forever_threshold{24 * 365 * 100};
+
+// The steady-clock deadline `timeout` from now; false (no deadline) when it is effectively forever. Saturating:
+// no signed overflow for duration::max() or ::min().
+template <class Rep, class Period>
+bool deadline_after(const std::chrono::duration<Rep, Period>& timeout, deadline_type& deadline) {
+    using seconds_double = std::chrono::duration<double>;
+    const double seconds = std::chrono::duration_cast<seconds_double>(timeout).count();
+    if (seconds >= std::chrono::duration_cast<seconds_double>(forever_threshold).count()) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (seconds <= 0) {
+        deadline = now;
+        return true;
+    }
+    deadline = now + std::chrono::ceil<std::chrono::steady_clock::duration>(seconds_double(seconds));
+    return true;
+}
+
+// The steady-clock deadline that corresponds to `when` on its own clock; false when it is effectively forever.
+template <class Clock, class Duration>
+bool deadline_at(const std::chrono::time_point<Clock, Duration>& when, deadline_type& deadline) {
+    const auto now = Clock::now();
+    if (when <= now) {
+        deadline = std::chrono::steady_clock::now();
+        return true;
+    }
+    // Both positive here; the difference is computed in double seconds so that max() cannot overflow.
+    using seconds_double = std::chrono::duration<double>;
+    const seconds_double left = std::chrono::duration_cast<seconds_double>(when.time_since_epoch()) -
+                                std::chrono::duration_cast<seconds_double>(now.time_since_epoch());
+    return deadline_after(left, deadline);
+}
+
+}  // namespace taskforge::detail
