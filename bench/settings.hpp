@@ -27,5 +27,6 @@ inline int repetitions() {
 
 void register_workloads();
 void register_deque_benchmarks();
+void register_waiting_benchmarks();
 
 }  // namespace bench

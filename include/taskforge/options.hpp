@@ -15,7 +15,7 @@ struct options {
 
     // Stack size of each worker, in bytes; 0 = default_stack_size; below the platform's minimum
     // (PTHREAD_STACK_MIN) the constructor throws std::invalid_argument. Address space is reserved, pages are committed
-    // only when used. A worker that waits runs other tasks on top of its stack, so deep chains of nested
+    // only when used. A worker that waits may run the awaited task on top of its stack, so deep chains of nested
     // spawn + wait need depth (a 100,000-deep chain fits the default).
     std::size_t stack_size = 0;
 
@@ -25,9 +25,11 @@ struct options {
     void (*on_unhandled_exception)(std::exception_ptr) noexcept = nullptr;
 
     static constexpr std::size_t max_threads = 1024;
-    // Spare workers a scheduler may start to stand in for workers blocked in waits (README, "waiting rules").
-    // A wait that would need more throws std::system_error(resource_unavailable_try_again).
-    static constexpr std::size_t max_spare_threads = 256;
+    // Spare workers a scheduler may start to stand in for workers blocked in waits (README, "waiting rules");
+    // spares retire after a second idle. Past the bound, a wait for a task already running elsewhere blocks
+    // without a stand-in, and any other blocking wait on a worker throws
+    // std::system_error(resource_unavailable_try_again).
+    static constexpr std::size_t max_spare_threads = 1024;
     static constexpr std::size_t default_stack_size = std::size_t{512} << 20;  // 512 MiB of address space
 };
 

@@ -2,7 +2,7 @@
 //
 //   taskforge::task_group group{pool};
 //   for (auto& item : items) group.spawn(process, std::ref(item));
-//   group.wait();   // helps on a worker; then rethrows the first exception, if any
+//   group.wait();   // runs the group's own queued tasks or blocks; then rethrows the first exception, if any
 //
 // Contract
 //   * spawn() is thread-safe: from the owner, from other threads, and from the group's own tasks, also while wait()

@@ -1,7 +1,7 @@
 // taskforge/task_handle.hpp — task_handle<T>: the result of spawn(), used like std::future<T>.
 //
 //   auto handle = pool.spawn([](int a, int b) { return a + b; }, 40, 2);
-//   handle.wait();            // on a worker of a pool: runs other tasks meanwhile
+//   handle.wait();            // on a worker: runs the task itself if nobody started it, else blocks
 //   int v = handle.get();     // the value, or rethrows the task's exception; once
 //
 // Contract

@@ -25,8 +25,9 @@
 //   more standing threads than `threads`, it retires: its slot goes back on the free list. Slots are published
 //   with `slot_count_` (release), and a slot's worker object lives as long as the runtime, so thieves iterate
 //   0 .. slot_count_ without a lock; a retired slot's deque is empty (its worker parked with nothing left).
-//   More than max_spare_threads spares would be needed only by more than 256 simultaneously blocked waits; the
-//   wait that would need one throws std::system_error(resource_unavailable_try_again) instead (waiting.hpp).
+//   More than max_spare_threads spares would be needed only by more than that many simultaneously blocked waits;
+//   a wait that depends on a standing worker then throws std::system_error(resource_unavailable_try_again), and
+//   one that does not (a wait for a task already running elsewhere) blocks uncompensated (waiting.hpp [W6]).
 //
 // Shutdown
 //   shutdown() closes the injection queue (outside spawns now throw scheduler_closed), stops parking, wakes every
@@ -200,9 +201,10 @@ public:
         return nullptr;
     }
 
-    // A worker of this runtime, before it blocks in a wait [R1][P2]. Throws (and changes nothing) when the pool would
-    // need a spare beyond its bound, or a thread cannot be started.
-    void begin_blocking() {
+    // A worker of this runtime, before it blocks in a wait [R1][P2]. `required`: the wait may depend on work that
+    // only a standing worker of this pool can run (waiting.hpp [W6]); then, when no spare can be started (bound
+    // reached, or the system refuses a thread), it throws and changes nothing. Otherwise it blocks uncompensated.
+    void begin_blocking(bool required) {
         deferred_finishes::flush();        // the awaited group may be waiting for our own finishes [G4]
         frame_cache::flush_this_thread();  // blocked for a while: let freed frames go home
         {
@@ -212,8 +214,10 @@ public:
                 try {
                     start_spare_locked();
                 } catch (...) {
-                    --blocked_;
-                    throw;
+                    if (required) {
+                        --blocked_;
+                        throw;
+                    }
                 }
             }
         }
@@ -500,7 +504,7 @@ inline void runtime::shutdown() {
     if (inherited()) return;  // the child of a fork(): there is nobody to wake or join
     idle_.close();
     worker* other = current_worker;  // a worker of another pool: block compensated while we join
-    if (other != nullptr) other->pool->begin_blocking();
+    if (other != nullptr) other->pool->begin_blocking(true);
     for (auto& thread : threads_) {
         if (thread.joinable()) thread.join();
     }

@@ -284,7 +284,10 @@ private:
 
     static void manage_frame(base* frame, base::operation what) noexcept {
         auto* self = static_cast<task_frame*>(frame);
-        if (what == base::operation::run_claimed) return run_body(self);
+        if (what == base::operation::run_claimed) {
+            deferred_finishes::flush();  // as in execute(): no group's finishes held behind this task [G4]
+            return run_body(self);
+        }
         if (task_state::status(self->state.load(std::memory_order_relaxed)) == task_state::completed) {
             self->destroy_value();  // relaxed: we own the frame now [S2]; the acquire that gave it to us came first
         }

@@ -28,9 +28,14 @@
 //   [W5] Waits that can only be cycles are reported instead of hanging: a task waiting on itself or on a task
 //        below it on its own stack (task_handle.hpp), and a group waited on from inside one of its own tasks
 //        (running_group, group_state.hpp), throw std::system_error(resource_deadlock_would_occur).
-//   [W6] Spares are bounded (options::max_spare_threads per scheduler). The wait that would need one more throws
-//        std::system_error(resource_unavailable_try_again) instead of blocking uncompensated: a clear error, not
-//        a possible hang.
+//   [W6] Spares are bounded (options::max_spare_threads per scheduler). Past the bound a wait for a task of its
+//        own pool that is already running elsewhere blocks uncompensated: that task is making progress on its
+//        own thread (or is itself waiting under these rules), so only parallelism is lost, never progress. Every
+//        other blocking wait (a group, another pool, a deadline, a task left pending because of the stack
+//        reserve) might need a standing worker of this pool to run what it waits for; it throws
+//        std::system_error(resource_unavailable_try_again) instead: a clear error, never a possible hang.
+//   [W7] A waiter spins briefly before it asks for a spare: most stolen children finish within microseconds, and
+//        a spare started for nothing costs a thread wake-up and a core's share.
 #pragma once
 
 #include <chrono>
@@ -45,12 +50,16 @@ namespace taskforge::detail {
 
 using deadline_type = std::chrono::steady_clock::time_point;
 
-// Blocks worker `self` (compensated, [W2]) or any other thread until done(word) or the deadline.
+// Blocks worker `self` (compensated, [W2][W6]) or any other thread until done(word) or the deadline.
 template <class Done>
 bool block_on(worker* self, atomic<std::uint32_t>& word, std::uint32_t waiting, Done done,
-              const deadline_type* deadline) {
+              const deadline_type* deadline, bool required) {
     if (self == nullptr) return block_until(word, waiting, done, deadline);
-    self->pool->begin_blocking();
+    for (int spin = 0; spin < spins_before_sleep; ++spin) {  // [W7]
+        if (done(word.load(std::memory_order_acquire))) return true;  // pairs with the publisher's release RMW
+        cpu_relax();
+    }
+    self->pool->begin_blocking(required);
     struct unblock_on_exit {
         runtime& pool;
         ~unblock_on_exit() { pool.end_blocking(); }
@@ -73,7 +82,10 @@ inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline)
         }
         if (task_state::finished(frame.load_state())) return true;
     }
-    return block_on(self, frame.state, task_state::waiting, &task_state::finished, deadline);
+    // [W6]: only a wait for a task of our own pool that already left `pending` cannot need a standing worker.
+    const bool required = self == nullptr || frame.pool != self->pool ||
+                          task_state::status(frame.load_state()) == task_state::pending;
+    return block_on(self, frame.state, task_state::waiting, &task_state::finished, deadline, required);
 }
 
 // Any thread: waits until the group has no unfinished task. `pool` is the group's runtime.
@@ -97,7 +109,7 @@ inline void wait_for_group(group_state& group, runtime& pool) {
                                     "taskforge: task_group::wait() called from inside one of the group's own tasks");
         }
         if (self == nullptr && pool.inherited()) throw scheduler_closed();
-        block_on(self, word, group_state::waiting, &group_state::no_tasks_left, nullptr);
+        block_on(self, word, group_state::waiting, &group_state::no_tasks_left, nullptr, true);
     }
     group.after_wait();
 }
