@@ -97,6 +97,7 @@ private:
     static constexpr std::uintptr_t closed = 1;  // remote_ value once the home thread has exited [F3]
     static constexpr std::int64_t refill_blocks = 32;
     static constexpr std::size_t pooled_bytes_per_class = std::size_t{1} << 20;
+    static constexpr std::size_t overflow_minimum = 256;
     static constexpr int outbox_limit = 32;
 
     // Releases the cache when its thread exits (a trivially destructible pointer stays the fast path).
@@ -136,6 +137,13 @@ private:
         return *current_;
     }
 
+    // A frame beyond the cache's bound. At least `overflow_minimum` bytes: glibc keeps freed chunks of 128 bytes and
+    // less in "fast bins" that are never coalesced or trimmed until a large allocation, so a burst of small plain
+    // frames would stay resident; bigger chunks coalesce on free and the heap shrinks once the burst is over.
+    static void* allocate_overflow(std::size_t size) {
+        return allocate_big(std::max(size, overflow_minimum), alignment);
+    }
+
     static void* allocate_big(std::size_t size, std::size_t align) {
         align = align < alignment ? alignment : align;
         const std::size_t prefix = align < sizeof(header) ? sizeof(header) : align;
@@ -152,7 +160,7 @@ private:
     // 4 KiB for 128-byte frames), so the pool reaches its peak of frames in flight early and stays there.
     void* take(std::uint32_t size_class, std::size_t size) {
         if (free_[size_class] == nullptr) collect_remote();
-        if (free_[size_class] == nullptr && !refill(size_class)) return allocate_big(size, alignment);
+        if (free_[size_class] == nullptr && !refill(size_class)) return allocate_overflow(size);
         header* block = free_[size_class];
         free_[size_class] = next_of(block);
         return reinterpret_cast<std::byte*>(block) + sizeof(header);
