@@ -69,7 +69,12 @@ public:
 #else
         // acq_rel: release publishes these tasks' effects and recorded exceptions to the waiter [G2]; acquire is
         // not needed by us but keeps the RMW chain a release sequence for every earlier finisher.
+#if defined(TASKFORGE_MODEL_MUTANT_GROUP_RELAXED_FINISH)
+        // Mutant (model build only): nothing is published to the waiter [G2].
+        const std::uint32_t before = word_.fetch_sub(2 * tasks, std::memory_order_relaxed);
+#else
         const std::uint32_t before = word_.fetch_sub(2 * tasks, std::memory_order_acq_rel);
+#endif
         if ((before >> 1) == tasks && (before & waiting) != 0) futex_wake_all(word_);  // [G3] last touch
 #endif
     }

@@ -103,7 +103,9 @@ public:
 
     // Publisher, after a deque push (needs the fence; see (b) above).
     void notify_after_push() noexcept {
+#if !defined(TASKFORGE_MODEL_MUTANT_PUSH_WITHOUT_FENCE)  // mutant (model build only): strands a job [P1]
         fence_seq_cst();
+#endif
         if (should_wake(state_.load(std::memory_order_relaxed))) notify_one();
     }
 

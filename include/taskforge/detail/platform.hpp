@@ -47,6 +47,15 @@
 #undef calloc
 #undef realloc
 #undef free
+// Relacy records pointer values as `void*` in its history, which does not compile for pointers to const
+// (task_frame.hpp's `runner`); record those as `const void*` instead.
+namespace rl {
+template <class T>
+struct atomic_add_type<const T*> {
+    typedef ptrdiff_t type;
+    typedef const void* output_type;
+};
+}  // namespace rl
 #endif
 
 #if defined(__SANITIZE_THREAD__)
@@ -64,6 +73,12 @@
     (defined(TASKFORGE_MODEL_WEAKEN_POP_FENCE) || defined(TASKFORGE_MODEL_WEAKEN_PUSH_RELEASE) || \
      defined(TASKFORGE_MODEL_WEAKEN_GROW_RELEASE) || defined(TASKFORGE_MODEL_WEAKEN_STEAL_FENCE))
 #error "TASKFORGE_MODEL_WEAKEN_* deliberately breaks the deque; it is only accepted in the Relacy model build"
+#endif
+#if !defined(TASKFORGE_RELACY) &&                               \
+    (defined(TASKFORGE_MODEL_MUTANT_GROUP_CLEARS_AFTER_WAKE) || \
+     defined(TASKFORGE_MODEL_MUTANT_GROUP_RELAXED_FINISH) ||    \
+     defined(TASKFORGE_MODEL_MUTANT_RELEASE_IGNORES_CLAIMED) || defined(TASKFORGE_MODEL_MUTANT_PUSH_WITHOUT_FENCE))
+#error "TASKFORGE_MODEL_MUTANT_* reintroduces a protocol bug; it is only accepted in the Relacy model build"
 #endif
 
 namespace taskforge::detail {

@@ -124,7 +124,15 @@ struct task_frame_base : job {
     void release_handle() noexcept {
         // Acquire pairs with the other parties' release RMWs: their last writes happen-before our free. When they
         // are all done, nobody else will write the word again (the common spawn + get path: no RMW).
+#if defined(TASKFORGE_MODEL_MUTANT_RELEASE_IGNORES_CLAIMED)
+        // Mutant (model build only): the fast path forgets the queue's reference to a claimed frame [S6].
+        if (task_state::releasable((state.load(std::memory_order_acquire) | task_state::handle_gone) &
+                                   ~task_state::claimed)) {
+            return dispose();
+        }
+#else
         if (task_state::releasable(state.load(std::memory_order_acquire) | task_state::handle_gone)) return dispose();
+#endif
         // acq_rel: release orders our reads of the result before another party's free; acquire, as above.
         release(task_state::handle_gone);
     }

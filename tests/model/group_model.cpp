@@ -1,0 +1,225 @@
+// Relacy model checks of a task_group's shared state (detail/group_state.hpp, invariants [G1]..[G6]) together with
+// the waiter side of detail/state_word.hpp: the real headers, compiled against Relacy through detail/platform.hpp.
+//
+// A waiter waits exactly as wait_for_group does once it decides to block:
+//     block_until(group.word(), group_state::waiting, &group_state::no_tasks_left); group.after_wait();
+// "Tasks" are plain code on other model threads that end with group.finish() (and group.record() when they fail).
+// A lost wake-up leaves the waiter blocked in the model futex forever, which Relacy reports as a DEADLOCK. Payloads
+// written by a task before its finish are rl::var (a read that is not ordered after the write is a DATA RACE) or
+// relaxed atomics (a stale read fails the RL_ASSERT that names the invariant).
+//
+// Mutants (built as WILL_FAIL tests by CMakeLists.txt):
+//   TASKFORGE_MODEL_MUTANT_GROUP_CLEARS_AFTER_WAKE  the pre-fix finish of issue 9 finding 1 (wake, then clear
+//                                                  `waiting`): the two round tests DEADLOCK [G5];
+//   TASKFORGE_MODEL_MUTANT_GROUP_RELAXED_FINISH    finish's RMW relaxed: the payload reads are a DATA RACE [G2].
+#define TASKFORGE_RELACY 1
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <taskforge/detail/group_state.hpp>
+#include <taskforge/detail/state_word.hpp>
+
+namespace {
+
+using taskforge::detail::atomic;
+using taskforge::detail::block_until;
+using taskforge::detail::group_state;
+using taskforge::detail::model_futex;
+
+// The part of wait_for_group that blocks (detail/waiting.hpp), for a thread that is not a worker.
+void wait_for(group_state& group) {
+    block_until(group.word(), group_state::waiting, &group_state::no_tasks_left);
+    group.after_wait();
+}
+
+// Base: one group and one model futex per iteration (the futex must exist before any thread waits).
+template <class Derived, int Threads>
+struct group_test : rl::test_suite<Derived, Threads> {
+    group_state* group = nullptr;
+    model_futex* futex = nullptr;
+    void before() {
+        futex = new model_futex;
+        model_futex::current() = futex;
+        group = new group_state;
+    }
+    void after() {
+        // Every add() met its finish (the `waiting` bit may remain: after_wait() leaves it to whoever moved the word).
+        RL_ASSERT(group_state::no_tasks_left(group->word().load(std::memory_order_relaxed)));  // [G1] count balanced
+        delete group;
+        model_futex::current() = nullptr;
+        delete futex;
+    }
+};
+
+// Issue 9 finding 1: the waiter spawns one task per round and waits for it; the task finishes on another thread.
+// Round r+1's spawn can fall between round r's wake and any clearing of `waiting` that follows it — the pre-fix
+// finisher then cleared the bit the round-(r+1) sleeper relies on, and the next finish did not wake it [G5][G3].
+// The payload checks [G2] on each round as well.
+struct waiter_rounds_versus_finisher : group_test<waiter_rounds_versus_finisher, 2> {
+    static constexpr int rounds = 3;
+    atomic<int> posted{0};  // rounds whose task has been spawned (stands in for the queue the task sits in)
+    rl::var<int> payload;   // written by round r's task before its finish
+    void thread(unsigned index) {
+        if (index == 0) {  // the waiter: spawn [G1], publish, wait, read what the task wrote
+            for (int round = 1; round <= rounds; ++round) {
+                group->add();
+                posted.store(round, std::memory_order_release);
+                wait_for(*group);
+                RL_ASSERT(payload($) == round);  // [G2] the round's task wrote it before its finish
+            }
+        } else {  // the task runner: takes round r's task once it is published, runs it, finishes it
+            for (int round = 1; round <= rounds; ++round) {
+                while (posted.load(std::memory_order_acquire) < round) taskforge::detail::cpu_relax();
+                payload($) = round;
+                group->finish();
+            }
+        }
+    }
+};
+
+// Rounds again, but each round's task spawns a child from inside the group before it finishes ([G1]: its own count
+// is still held), and the runner releases the two finishes of the last round as one deferred batch [G4]. The
+// count passes through non-zero values with `waiting` set, and only the RMW that reaches zero may wake [G3].
+struct task_spawns_in_rounds : group_test<task_spawns_in_rounds, 2> {
+    static constexpr int rounds = 2;
+    atomic<int> posted{0};
+    rl::var<int> payload;
+    void thread(unsigned index) {
+        if (index == 0) {
+            for (int round = 1; round <= rounds; ++round) {
+                group->add();
+                posted.store(round, std::memory_order_release);
+                wait_for(*group);
+                RL_ASSERT(payload($) == round);  // [G2] written by the child, the round's last task
+            }
+        } else {
+            for (int round = 1; round <= rounds; ++round) {
+                while (posted.load(std::memory_order_acquire) < round) taskforge::detail::cpu_relax();
+                group->add();  // the round's task spawns a child [G1]
+                if (round < rounds) {
+                    group->finish();  // the parent
+                    payload($) = round;
+                    group->finish();  // the child
+                } else {
+                    payload($) = round;
+                    group->finish(2);  // [G4] parent and child, deferred and released together
+                }
+            }
+        }
+    }
+};
+
+// Two threads wait on the same round; a third runs its two tasks. Both waiters must wake [G3][G5] and both see what
+// both tasks wrote [G2].
+struct two_waiters : group_test<two_waiters, 3> {
+    rl::var<int> first;
+    atomic<int> second{0};
+    void before() {
+        group_test::before();
+        group->add();  // [G1]: both spawns happen before either wait
+        group->add();
+    }
+    void thread(unsigned index) {
+        if (index < 2) {
+            wait_for(*group);
+            RL_ASSERT(first($) == 1);                                // [G2] plain write, released by finish
+            RL_ASSERT(second.load(std::memory_order_relaxed) == 2);  // [G2] relaxed store, released by finish
+        } else {
+            first($) = 1;
+            group->finish();
+            second.store(2, std::memory_order_relaxed);
+            group->finish();
+        }
+    }
+};
+
+// Two tasks fail on two threads while three threads wait (two of them after running their task). The first
+// recorded exception goes to exactly one waiter [G6], which also sees what the failing task wrote before recording
+// it [G2]; the others get nothing.
+struct failure_taken_once : group_test<failure_taken_once, 3> {
+    rl::var<int> written[3];  // written[t]: the failing task of thread t (t = 1, 2) wrote t before record()
+    int taken[3] = {};        // taken[t]: the error thread t's take_error() returned (0: none); one writer each
+    void before() {
+        group_test::before();
+        group->add();
+        group->add();
+    }
+    void thread(unsigned index) {
+        if (index > 0) {  // runs one failing task, then waits as well
+            written[index]($) = static_cast<int>(index);
+            group->record(std::make_exception_ptr(static_cast<int>(index)));
+            group->finish();
+        }
+        wait_for(*group);
+        if (std::exception_ptr error = group->take_error()) {
+            int value = 0;
+            try {
+                std::rethrow_exception(error);
+            } catch (int thrown) {
+                value = thrown;
+            }
+            RL_ASSERT(value == 1 || value == 2);
+            RL_ASSERT(written[value]($) == value);  // [G2] the failing task's writes before record()
+            taken[index] = value;
+        }
+    }
+    void after() {
+        int takers = 0;
+        for (const int value : taken) takers += value != 0 ? 1 : 0;
+        RL_ASSERT(takers == 1);                     // [G6] exactly one waiter got the first exception
+        RL_ASSERT(group->take_error() == nullptr);  // [G6] and it is gone from the slot
+        group_test::after();
+    }
+};
+
+// Two tasks on two threads publish a plain write and a relaxed store, then finish; a waiter that sees zero reads
+// both [G2] (the second finish continues the first one's release sequence). The second task releases a batch of
+// deferred finishes with one RMW [G4].
+struct finish_publishes_payload : group_test<finish_publishes_payload, 3> {
+    rl::var<int> plain;
+    atomic<int> relaxed{0};
+    void before() {
+        group_test::before();
+        group->add();
+        group->add();
+        group->add();
+    }
+    void thread(unsigned index) {
+        if (index == 0) {
+            wait_for(*group);
+            RL_ASSERT(plain($) == 7);                                 // [G2] (a DATA RACE if not ordered)
+            RL_ASSERT(relaxed.load(std::memory_order_relaxed) == 9);  // [G2]
+        } else if (index == 1) {
+            plain($) = 7;
+            group->finish();
+        } else {
+            relaxed.store(9, std::memory_order_relaxed);
+            group->finish(2);  // [G4] two deferred finishes, one RMW
+        }
+    }
+};
+
+template <class Test>
+bool check(const char* name, rl::iteration_t iterations) {
+    rl::test_params params;
+    params.iteration_count = iterations;
+    params.search_type = rl::random_scheduler_type;
+    params.output_history = false;
+    const bool passed = rl::simulate<Test>(params);
+    std::printf("%-40s %s (%llu iterations)\n", name, passed ? "passed" : "FAILED",
+                static_cast<unsigned long long>(iterations));
+    return passed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const rl::iteration_t iterations = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
+    bool all = true;
+    all &= check<waiter_rounds_versus_finisher>("waiter_rounds_versus_finisher", iterations);
+    all &= check<task_spawns_in_rounds>("task_spawns_in_rounds", iterations);
+    all &= check<two_waiters>("two_waiters", iterations);
+    all &= check<failure_taken_once>("failure_taken_once", iterations);
+    all &= check<finish_publishes_payload>("finish_publishes_payload", iterations);
+    return all ? 0 : 1;
+}
