@@ -28,5 +28,6 @@ inline int repetitions() {
 void register_workloads();
 void register_deque_benchmarks();
 void register_waiting_benchmarks();
+void register_join_benchmarks();
 
 }  // namespace bench

@@ -30,9 +30,11 @@
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
+#include "detail/join.hpp"
 #include "detail/runtime.hpp"
 #include "detail/task_frame.hpp"
 #include "errors.hpp"
@@ -85,6 +87,29 @@ public:
             throw;
         }
         return handle;
+    }
+
+    // Fork-join at the cost of a function call (join.hpp): runs `first` here and `second` possibly on another
+    // worker; returns both results, std::monostate for void. From a thread that is not one of our workers the
+    // whole join runs inside the pool while the caller waits.
+    template <class F, class G>
+    requires std::is_invocable_v<F&> && std::is_invocable_v<G&>
+    std::pair<detail::join_result_t<F>, detail::join_result_t<G>> join(F&& first, G&& second) {
+        if (runtime_->on_own_worker()) return detail::join_on_worker(*runtime_, *detail::current_worker, first, second);
+        return spawn([this, &first, &second] {
+                   return detail::join_on_worker(*runtime_, *detail::current_worker, first, second);
+               })
+            .get();
+    }
+
+    // Runs every callable, in parallel where workers are free (a balanced tree of joins); returns when all
+    // returned. If several throw, the leftmost one's exception is rethrown.
+    template <class... F>
+    requires(sizeof...(F) > 0 && (std::is_invocable_v<F&> && ...))
+    void parallel_invoke(F&&... calls) {
+        auto all = std::forward_as_tuple(calls...);
+        if (runtime_->on_own_worker()) return detail::invoke_range<0, sizeof...(F)>(*runtime_, all);
+        spawn([this, &all] { detail::invoke_range<0, sizeof...(F)>(*runtime_, all); }).get();
     }
 
     std::size_t thread_count() const noexcept { return runtime_->thread_count(); }

@@ -4,6 +4,7 @@
 //   scheduler.hpp    scheduler, options, spawn(), default_scheduler()
 //   task_handle.hpp  task_handle<T> (like std::future<T>), task_status
 //   task_group.hpp   task_group: fork-join without a handle per task
+//   join.hpp         join(f, g), parallel_invoke(f...): fork-join on the caller's stack, no allocation
 //   errors.hpp       task_cancelled, scheduler_closed
 //   deque.hpp        chase_lev_deque<T>: the lock-free work-stealing deque, usable on its own
 // Everything under detail/ is machinery and may change.
@@ -11,6 +12,7 @@
 
 #include "deque.hpp"
 #include "errors.hpp"
+#include "join.hpp"
 #include "options.hpp"
 #include "scheduler.hpp"
 #include "task_group.hpp"

@@ -11,6 +11,14 @@
 using taskforge_test::fib;
 
 namespace {
+long join_fib(long n) {
+    if (n < 2) return n;
+    auto [left, right] = taskforge::join([n] { return join_fib(n - 1); }, [n] { return join_fib(n - 2); });
+    return left + right;
+}
+}  // namespace
+
+namespace {
 std::atomic<long> allocations{0};
 }
 
@@ -64,4 +72,15 @@ TEST_CASE("task_group bursts reuse frames: 100,000 tasks allocate far fewer fram
     }
     CHECK(allocations.load() - before < 5'000);
     CHECK(count.load() == 100'000);
+}
+
+// join keeps its second half on the caller's stack: a join-only computation allocates nothing at all. (The warm-up
+// also starts the spare workers that stand in for owners blocked on a stolen half; they idle for a second before
+// retiring, so the measured run reuses them.)
+TEST_CASE("after warm-up, join-only fork-join makes no global operator new call", "[allocation][unit][join]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    for (int run = 0; run < 5; ++run) pool.spawn(join_fib, 22L).get();
+    const long before = allocations.load();
+    CHECK(pool.spawn(join_fib, 20L).get() == 6765);
+    CHECK(allocations.load() - before == 0);
 }

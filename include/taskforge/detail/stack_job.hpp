@@ -1,0 +1,97 @@
+// taskforge/detail/stack_job.hpp — a job that lives in its caller's stack frame: the second half of a join.
+//
+// join(f, g) (join.hpp) pushes a stack_job for `g` onto its worker's deque, runs `f`, then takes the job back with
+// a pop. Not stolen, the caller calls `g` itself: no allocation, no atomic beyond the deque's, no indirect call.
+// Stolen, the thief calls execute(), and the caller waits by the rules of waiting.hpp for the job's latch.
+//
+// Invariants (cited as [J1]..[J3]):
+//   [J1] The job is executed exactly once: either the owner pops it back (and never publishes it again), or one
+//        thief takes it through the deque's steal (deque.hpp) and runs execute(). The owner only ever looks at the
+//        latch after its pop failed, i.e. after the deque gave the job to someone else.
+//   [J2] The thief writes the result or the exception, then releases the latch with one acq_rel exchange to
+//        `done`; that exchange is its last access to the job's memory. The futex wake that may follow uses the
+//        latch's address only (platform.hpp: futex_wake never reads the word), so the owner may return — and the
+//        frame holding the job die — as soon as it acquires `done`.
+//   [J3] The latch never leaves `done`, and `waiting` is set only before it (state_word.hpp): a sleeping owner
+//        is always woken by the exchange of [J2].
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "job.hpp"
+#include "platform.hpp"
+
+namespace taskforge::detail {
+
+// The result of calling F with no arguments, with `void` spelled std::monostate (so it can sit in a pair).
+template <class F>
+using join_result_t = std::conditional_t<std::is_void_v<std::invoke_result_t<F&>>, std::monostate,
+                                         std::decay_t<std::invoke_result_t<F&>>>;
+
+// Calls `function` and stores its result (or std::monostate) in `slot`.
+template <class F, class R>
+void invoke_into(F& function, std::optional<R>& slot) {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+        std::invoke(function);
+        slot.emplace();
+    } else {
+        slot.emplace(std::invoke(function));
+    }
+}
+
+namespace latch_state {
+inline constexpr std::uint32_t pending = 0;  // in a deque, or being run by a thief
+inline constexpr std::uint32_t done = 1;     // result or exception written [J2]
+inline constexpr std::uint32_t waiting = 2;  // the owner sleeps on the latch (state_word.hpp)
+constexpr bool is_done(std::uint32_t word) noexcept { return (word & done) != 0; }
+}  // namespace latch_state
+
+template <class F>
+class stack_job final : public job {
+public:
+    using result_type = join_result_t<F>;
+
+    explicit stack_job(F& function) noexcept : job(&execute), function_(function) {}
+    stack_job(const stack_job&) = delete;
+    stack_job& operator=(const stack_job&) = delete;
+
+    // Owner, after popping the job back [J1]: runs it in place, no atomics.
+    void run_inline() {
+        invoke_into(function_, result_);
+    }
+
+    // Owner, after its pop failed: the latch to wait on (waiting.hpp) [J2][J3].
+    atomic<std::uint32_t>& latch() noexcept { return latch_; }
+
+    // Owner, once the job is done (popped and run, or the latch acquired `done`).
+    std::optional<result_type>& result() noexcept { return result_; }
+    std::exception_ptr& error() noexcept { return error_; }
+
+private:
+    static void execute(job* work) noexcept {
+        auto* self = static_cast<stack_job*>(work);
+        try {
+            invoke_into(self->function_, self->result_);
+        } catch (...) {
+            self->error_ = std::current_exception();
+        }
+        // [J2] acq_rel: release publishes the result/exception to the owner's acquire of `done`. Last access.
+        atomic<std::uint32_t>& latch = self->latch_;
+        if ((latch.exchange(latch_state::done, std::memory_order_acq_rel) & latch_state::waiting) != 0) {
+            futex_wake_all(latch);  // address only [J2]
+        }
+    }
+
+    F& function_;
+    std::optional<result_type> result_;
+    std::exception_ptr error_;
+    atomic<std::uint32_t> latch_{latch_state::pending};
+};
+
+}  // namespace taskforge::detail
