@@ -35,7 +35,8 @@ namespace taskforge {
 
 class task_group {
 public:
-    explicit task_group(scheduler& pool) noexcept : pool_(pool), report_(pool.runtime_->on_unhandled_exception()) {}
+    explicit task_group(scheduler& pool) noexcept
+        : pool_(pool), runtime_(pool.runtime_.get()), report_(runtime_->on_unhandled_exception()) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
 
@@ -65,13 +66,14 @@ public:
 
     void wait() {
         if (!detail::group_state::no_tasks_left(state_.word().load(std::memory_order_acquire))) {
-            detail::wait_for_group(state_, *pool_.runtime_);  // acquire of zero inside: [G2]
+            detail::wait_for_group(state_, runtime_);  // acquire of zero inside: [G2]
         }
         if (std::exception_ptr error = state_.take_error()) std::rethrow_exception(std::move(error));
     }
 
 private:
-    scheduler& pool_;  // not touched by wait() once every task finished, so the group may outlive it
+    scheduler& pool_;           // used by spawn() only, so the group may outlive the scheduler
+    detail::runtime* runtime_;  // compared, not read, by waits (detail/waiting.hpp)
     detail::exception_handler report_;
     detail::group_state state_;
 };

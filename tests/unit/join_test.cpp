@@ -243,3 +243,59 @@ TEST_CASE("10,000 tasks each waiting on a fork-join of their own fit an 8 MiB st
     group.wait();
     CHECK(leaves.load() == 16L * tasks);
 }
+
+// Adversarial finding: a thief that ran a group's task, then took a stolen join half, held the group's finish
+// (deferred, group_state.hpp [G4]) until the half returned: g.wait() waited for unrelated work.
+TEST_CASE("a stolen join half never holds back another group's finished task", "[join][unit]") {
+    using clock = std::chrono::steady_clock;
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group group{pool};
+    std::atomic<bool> pushed{false};
+    std::atomic<bool> member_done{false};
+    std::atomic<bool> released{false};
+    const auto start = clock::now();
+    auto until = [](clock::time_point from, std::chrono::milliseconds limit) { return clock::now() - from < limit; };
+    auto busy = pool.spawn([&] {
+        while (!pushed.load() && until(start, std::chrono::seconds(2))) {
+        }
+    });
+    auto parent = pool.spawn([&] {
+        group.spawn([&] { member_done.store(true); });
+        pool.join(
+            [&] {
+                taskforge::spawn([] {});  // detached, left above the second half
+                pushed.store(true);
+                while (!member_done.load() && until(start, std::chrono::seconds(3))) {
+                }
+            },
+            [&] {
+                const auto begun = clock::now();
+                while (!released.load() && until(begun, std::chrono::seconds(5))) {
+                }
+            });
+    });
+    while (!member_done.load()) std::this_thread::yield();
+    const auto before = clock::now();
+    group.wait();
+    const auto waited = clock::now() - before;
+    released.store(true);
+    parent.get();
+    busy.get();
+    CHECK(waited < std::chrono::seconds(1));  // 5 s (the half's own limit) before the fix
+}
+
+// Adversarial finding: with `f` leaving a detached spawn on top of the second half, join used to block on the half
+// (a spare ran it) instead of taking it back from under the spawn.
+TEST_CASE("join takes its second half back from under jobs that the first half left", "[join][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    std::atomic<int> detached{0};
+    auto [first_thread, second_thread] = pool.join(
+        [&] {
+            for (int i = 0; i < 3; ++i) (void)taskforge::spawn([&] { detached.fetch_add(1); });
+            return std::this_thread::get_id();
+        },
+        [] { return std::this_thread::get_id(); });
+    CHECK(first_thread == second_thread);
+    pool.spawn([] {}).get();
+    while (detached.load() != 3) std::this_thread::yield();  // the detached ones still ran
+}

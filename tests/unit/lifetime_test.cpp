@@ -269,6 +269,29 @@ TEST_CASE("stack_size below the platform minimum throws invalid_argument; 0 mean
     CHECK(make(0) == 1);
     CHECK(make(std::size_t{1} << 20) == 1);
 }
+
+namespace {
+thread_local char per_thread_scratch[16 * 1024];  // static TLS, which glibc carves out of each thread's stack
+
+int small_stack_chain(taskforge::scheduler& pool, int depth) {
+    if (depth == 0) return 0;
+    return pool.spawn([&pool, depth] {
+               per_thread_scratch[static_cast<std::size_t>(depth) % sizeof per_thread_scratch] = 1;
+               return small_stack_chain(pool, depth - 1);
+           }).get() +
+           1;
+}
+}  // namespace
+
+// Adversarial finding: the stack reserve was measured from the requested size, not from the real bounds, so
+// thread-local storage inside the stack block let a chain of inline runs overflow a small (legal) stack.
+TEST_CASE("a chain of nested waits on a small stack with thread-locals blocks before the stack's end",
+          "[lifetime][unit]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler pool{taskforge::options{.threads = 1, .stack_size = 64 * 1024}};
+    CHECK(small_stack_chain(pool, TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 40 : 200) ==
+          (TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 40 : 200));
+}
 #endif
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -414,6 +437,81 @@ TEST_CASE("in a forked child, waiting on an unfinished task of an inherited sche
     INFO("child: exit code, or 1000 + signal: " << code << " (1014: SIGALRM, the wait hung)");
     CHECK(code == 0);
     CHECK(unfinished.get() == 1);
+}
+
+// Adversarial finding: fork() called by a task. In the child the forking thread is no longer a worker, so its
+// spawns and waits take the outside path, which refuses the inherited scheduler.
+TEST_CASE("fork() inside a task: the child gets scheduler_closed and exits normally", "[lifetime][fork][misuse]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::atomic<bool> release{false};
+    std::atomic<bool> started{false};
+    auto elsewhere = pool.spawn([&] {
+        started.store(true);
+        while (!release.load()) std::this_thread::sleep_for(100us);
+        return 1;
+    });
+    while (!started.load()) std::this_thread::yield();
+    std::fflush(nullptr);
+    const int code = pool.spawn([&]() -> int {
+                             const pid_t child = fork();
+                             if (child != 0) return child < 0 ? -1 : wait_for_child(child);
+                             arm_child_alarm();
+                             int flags = 0;
+                             try {
+                                 (void)pool.spawn([] {});
+                                 flags |= 1;
+                             } catch (const taskforge::scheduler_closed&) {
+                             }
+                             try {
+                                 taskforge::task_group group{pool};
+                                 group.spawn([] {});
+                                 flags |= 2;
+                             } catch (const taskforge::scheduler_closed&) {
+                             }
+                             try {
+                                 elsewhere.wait();  // running on a worker that does not exist here
+                                 flags |= 4;
+                             } catch (const taskforge::scheduler_closed&) {
+                             }
+                             _exit(flags);
+                         }).get();
+    release.store(true);
+    INFO("child: exit code, or 1000 + signal: " << code << " (1/2: spawn accepted, 4: wait returned)");
+    CHECK(code == 0);
+    CHECK(elsewhere.get() == 1);
+}
+
+// Adversarial finding: a child forked while another thread was inside shutdown() (holding its lock, joining a
+// busy worker) hung in exit() on that lock.
+TEST_CASE("a child forked while another thread is inside shutdown() exits normally", "[lifetime][fork][unit]") {
+    TASKFORGE_WATCHDOG();
+    std::fflush(nullptr);
+    const pid_t outer = fork();  // the scheduler under test must be a static of a process we may end with exit()
+    REQUIRE(outer >= 0);
+    if (outer == 0) {
+        arm_child_alarm();
+        std::atexit(&quiet_exit);
+        std::atomic<bool> started{false};
+        (void)static_pool().spawn([&] {
+            started.store(true);
+            std::this_thread::sleep_for(300ms);
+        });
+        while (!started.load()) std::this_thread::yield();
+        std::thread closer([] { static_pool().shutdown(); });  // blocks in shutdown, joining the busy worker
+        std::this_thread::sleep_for(50ms);
+        const pid_t inner = fork();
+        if (inner == 0) {
+            arm_child_alarm();
+            exit_child(0);  // runs ~scheduler of the static pool, inherited mid-shutdown
+        }
+        const int inner_code = inner < 0 ? -1 : wait_for_child(inner);
+        closer.join();
+        exit_child(inner_code == 0 ? 0 : 3);
+    }
+    const int code = wait_for_child(outer);
+    INFO("child: exit code, or 1000 + signal: " << code << " (3: the grandchild failed to exit)");
+    CHECK(code == 0);
 }
 
 TEST_CASE("a forked child of a process that used the default and a static scheduler exits normally with exit()",

@@ -35,6 +35,10 @@
 
 #include "platform.hpp"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace taskforge::detail {
 
 class frame_cache {
@@ -56,6 +60,7 @@ public:
         header* block = header_of(payload);
         if (block->size_class == big) {
             const std::size_t align = block->big_alignment;
+            ++plain_blocks_freed_;
             ::operator delete (static_cast<std::byte*>(payload) - align, std::align_val_t{align});
             return;
         }
@@ -73,6 +78,17 @@ public:
     // Workers, at start: creates the calling thread's cache now and marks it a worker's (its frames are sent home
     // one by one, never held in another thread's outbox).
     static void prepare_worker_thread() { local().worker_home_ = true; }
+
+    // A thread about to idle: if it freed a burst's worth of plain blocks since the last time (plain_trim_blocks),
+    // asks the C library to hand free heap memory back to the system. glibc keeps freed memory of per-thread
+    // arenas mapped otherwise, so a burst of millions of tasks would stay resident long after it ended.
+    static void return_burst_memory() noexcept {
+        if (plain_blocks_freed_ < plain_trim_blocks) return;
+        plain_blocks_freed_ = 0;
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
+    }
 
     // Sends the calling thread's outbox home now (a worker about to sleep must not sit on other threads' frames).
     static void flush_this_thread() noexcept {
@@ -267,6 +283,8 @@ private:
         if (orphans_.fetch_add(outstanding, std::memory_order_acq_rel) + outstanding == 0) delete this;
     }
 
+    static constexpr std::size_t plain_trim_blocks = 16 * 1024;  // at least 4 MiB (overflow_minimum each)
+    static inline thread_local std::size_t plain_blocks_freed_ = 0;  // since this thread's last trim
     static inline thread_local frame_cache* current_ = nullptr;
     static inline thread_local bool exited_ = false;  // this thread's cache is gone; do not install another
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "runtime.hpp"
 #include "stack_job.hpp"
@@ -33,6 +34,24 @@ void wait_for_stolen(worker& self, stack_job<G>& taken) {
     block_on(&self, latch, latch_state::waiting, &latch_state::is_done, nullptr, false);
 }
 
+// Worker `self` of `pool` only: takes `mine` back from its own deque if no thief took it [J1]. Jobs that `f` left
+// above it (detached spawns) are popped, then pushed back in their order once it is found; they are never run
+// here (waiting.hpp [W1]). Returns false when a thief has it.
+inline bool take_back(runtime& pool, worker& self, job* mine) {
+    if (pool.pop_own_if(self, [mine](job* top) { return top == mine; }) != nullptr) return true;  // the usual case
+    std::vector<job*> above;  // rare: only after `f` spawned without waiting
+    bool found = false;
+    while (auto top = self.deque.pop()) {
+        if (*top == mine) {
+            found = true;
+            break;
+        }
+        above.push_back(*top);
+    }
+    for (auto it = above.rbegin(); it != above.rend(); ++it) pool.submit(*it);
+    return found;
+}
+
 // Worker `self` of `pool` only.
 template <class F, class G>
 join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second) {
@@ -45,8 +64,7 @@ join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second)
     } catch (...) {
         first_error = std::current_exception();
     }
-    job* const mine = &second_job;
-    if (pool.pop_own_if(self, [mine](job* top) { return top == mine; }) != nullptr) {  // [J1]
+    if (take_back(pool, self, &second_job)) {  // [J1]
         if (first_error) std::rethrow_exception(std::move(first_error));
         second_job.run_inline();  // not taken: `g` runs here; its exception propagates as is
     } else {

@@ -100,6 +100,10 @@ inline thread_local worker* current_worker = nullptr;
 // Bumped in the child of every fork() (pthread_atfork). Relaxed everywhere: the child has one thread.
 inline atomic<std::uint32_t> fork_generation{0};
 
+// True in a process that was forked from one that had a scheduler: only then may a runtime be inherited. Lets the
+// waits of outside threads skip reading the runtime (which another thread may be destroying) in every other process.
+inline bool forked() noexcept { return fork_generation.load(std::memory_order_relaxed) != 0; }
+
 inline void default_exception_report(std::exception_ptr error) noexcept {
     try {
         std::rethrow_exception(error);
@@ -239,6 +243,7 @@ private:
     void leave(worker& self);
     void start_spare_locked();
     worker& add_slot(bool spare);
+    static std::uintptr_t stack_floor(std::size_t stack_size) noexcept;
     static void register_fork_handler();
 
     // Worker only. Takes up to a batch from the injection queue: runs the first, queues the rest locally.
@@ -360,10 +365,7 @@ private:
 // --- the worker loop --------------------------------------------------------------------------------------------
 
 inline void runtime::worker_main(worker& self) {
-    const char top_of_stack = 0;
-    // The reserve left below the floor for the task that runs there: half the stack, at most 1 MiB.
-    const std::size_t reserve = std::min<std::size_t>(settings_.stack_size / 2, std::size_t{1} << 20);
-    self.stack_floor = reinterpret_cast<std::uintptr_t>(&top_of_stack) - (settings_.stack_size - reserve);
+    self.stack_floor = stack_floor(settings_.stack_size);
     current_worker = &self;
     frame_cache::prepare_worker_thread();
     for (;;) {
@@ -377,6 +379,7 @@ inline void runtime::worker_main(worker& self) {
             continue;
         }
         if (injection_.is_closed() && drained(self)) break;
+        if (inherited()) return;  // a task forked and returned in the child: this thread ends there
         if (!park(self)) return;  // a spare that retired [R2]: it already left
     }
     leave(self);
@@ -400,6 +403,7 @@ inline job* runtime::next_job(worker& self) {
 
 // Worker only: steps 2-4 of the parking protocol (parking.hpp). False when a spare retired instead [R2].
 inline bool runtime::park(worker& self) {
+    frame_cache::return_burst_memory();  // idle now: give a burst's plain frames back to the system
     if (!idle_.begin_park(self.index, self.searching)) return true;  // closing: stay awake and drain
     self.searching = false;
     fence_seq_cst();  // the sleeper's half of the protocol's fence pair [P1]
@@ -456,6 +460,27 @@ inline void runtime::leave(worker& self) {
 
 // --- spares -----------------------------------------------------------------------------------------------------
 
+// The address below which a wait on this thread blocks instead of running work inline (waiting.hpp [W3]): the
+// reserve above the stack's real lowest usable address (static thread-local storage and the guard are outside the
+// reported bounds) is half the stack, at most 1 MiB — room for the task that runs there and for unwinding.
+inline std::uintptr_t runtime::stack_floor(std::size_t stack_size) noexcept {
+    const std::size_t reserve = std::min<std::size_t>(stack_size / 2, std::size_t{1} << 20);
+    const char here = 0;
+    std::uintptr_t lowest = reinterpret_cast<std::uintptr_t>(&here) - stack_size;  // an upper bound of the lowest
+#if defined(__GLIBC__) || defined(__linux__)
+    pthread_attr_t attributes;
+    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+        void* address = nullptr;
+        std::size_t size = 0;
+        if (pthread_attr_getstack(&attributes, &address, &size) == 0 && address != nullptr) {
+            lowest = std::max(lowest, reinterpret_cast<std::uintptr_t>(address));
+        }
+        pthread_attr_destroy(&attributes);
+    }
+#endif
+    return lowest + reserve;
+}
+
 // Under spares_mutex_ (or in the constructor, before any thread runs).
 inline worker& runtime::add_slot(bool spare) {
     const std::size_t index = slot_count_.load(std::memory_order_relaxed);
@@ -499,9 +524,10 @@ inline void runtime::shutdown() {
         throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                 "taskforge: shutdown() called from one of the scheduler's own workers");
     }
-    std::lock_guard lock(shutdown_mutex_);
     injection_.close();
-    if (inherited()) return;  // the child of a fork(): there is nobody to wake or join
+    // The child of a fork(): nobody to wake or join, and the parent's threads may have left any lock held.
+    if (inherited()) return;
+    std::lock_guard lock(shutdown_mutex_);
     idle_.close();
     worker* other = current_worker;  // a worker of another pool: block compensated while we join
     if (other != nullptr) other->pool->begin_blocking(true);
@@ -520,6 +546,9 @@ inline void runtime::register_fork_handler() {
 #if defined(TASKFORGE_HAS_PTHREAD)
     static const int registered = pthread_atfork(nullptr, nullptr, [] {
         fork_generation.fetch_add(1, std::memory_order_relaxed);  // the child has a single thread
+        // A task that called fork() continues in the child on a thread that is no longer a worker of anything:
+        // its spawns and waits take the outside path, which refuses an inherited runtime.
+        current_worker = nullptr;
     });
     (void)registered;
 #endif

@@ -24,6 +24,7 @@
 #include <utility>
 #include <variant>
 
+#include "group_state.hpp"
 #include "job.hpp"
 #include "platform.hpp"
 
@@ -63,6 +64,7 @@ public:
 
     // Owner, after popping the job back [J1]: runs it in place, no atomics.
     void run_inline() {
+        deferred_finishes::flush();  // as in execute()
         invoke_into(function_, result_);
     }
 
@@ -76,6 +78,7 @@ public:
 private:
     static void execute(job* work) noexcept {
         auto* self = static_cast<stack_job*>(work);
+        deferred_finishes::flush();  // never hold a group's finishes behind this job (group_state.hpp [G4])
         try {
             invoke_into(self->function_, self->result_);
         } catch (...) {

@@ -55,6 +55,9 @@ template <class Done>
 bool block_on(worker* self, atomic<std::uint32_t>& word, std::uint32_t waiting, Done done,
               const deadline_type* deadline, bool required) {
     if (self == nullptr) return block_until(word, waiting, done, deadline);
+    if (deadline != nullptr && std::chrono::steady_clock::now() >= *deadline) {
+        return done(word.load(std::memory_order_acquire));  // a zero or past limit only looks
+    }
     for (int spin = 0; spin < spins_before_sleep; ++spin) {  // [W7]
         if (done(word.load(std::memory_order_acquire))) return true;  // pairs with the publisher's release RMW
         cpu_relax();
@@ -71,8 +74,8 @@ bool block_on(worker* self, atomic<std::uint32_t>& word, std::uint32_t waiting, 
 inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline) {
     if (task_state::finished(frame.load_state())) return true;
     worker* self = current_worker;
-    const auto* home = static_cast<const runtime*>(frame.pool);
-    if (self == nullptr && home->inherited()) throw scheduler_closed();  // fork() child: nobody will run it
+    // A fork() child: nobody will run it. (Only there is the runtime read: elsewhere it may be being destroyed.)
+    if (self == nullptr && forked() && static_cast<const runtime*>(frame.pool)->inherited()) throw scheduler_closed();
     if (self != nullptr && deadline == nullptr && frame.pool == self->pool && runtime::stack_has_room(*self)) {
         job* const awaited = &frame;
         if (job* top = self->pool->pop_own_if(*self, [awaited](job* candidate) { return candidate == awaited; })) {
@@ -82,17 +85,20 @@ inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline)
         }
         if (task_state::finished(frame.load_state())) return true;
     }
-    // [W6]: only a wait for a task of our own pool that already left `pending` cannot need a standing worker.
-    const bool required = self == nullptr || frame.pool != self->pool ||
-                          task_state::status(frame.load_state()) == task_state::pending;
+    // [W6]: a deadline ends the wait anyway, and a task of our own pool that already left `pending` is running;
+    // every other wait may need a standing worker.
+    const bool required = deadline == nullptr && (self == nullptr || frame.pool != self->pool ||
+                                                  task_state::status(frame.load_state()) == task_state::pending);
     return block_on(self, frame.state, task_state::waiting, &task_state::finished, deadline, required);
 }
 
-// Any thread: waits until the group has no unfinished task. `pool` is the group's runtime.
-inline void wait_for_group(group_state& group, runtime& pool) {
+// Any thread: waits until the group has no unfinished task. `pool` is the group's runtime; it is dereferenced only
+// by its own workers (it cannot be destroyed under them) and in a fork() child.
+inline void wait_for_group(group_state& group, runtime* pool_pointer) {
     auto& word = group.word();
     worker* self = current_worker;
-    if (self != nullptr && self->pool == &pool) {
+    if (self != nullptr && self->pool == pool_pointer) {
+        runtime& pool = *pool_pointer;
         const void* const family = &group;
         for (;;) {
             deferred_finishes::flush();  // our own finishes may be what the group still counts [G4]
@@ -108,7 +114,7 @@ inline void wait_for_group(group_state& group, runtime& pool) {
             throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                     "taskforge: task_group::wait() called from inside one of the group's own tasks");
         }
-        if (self == nullptr && pool.inherited()) throw scheduler_closed();
+        if (self == nullptr && forked() && pool_pointer->inherited()) throw scheduler_closed();
         block_on(self, word, group_state::waiting, &group_state::no_tasks_left, nullptr, true);
     }
     group.after_wait();
@@ -135,18 +141,14 @@ bool deadline_after(const std::chrono::duration<Rep, Period>& timeout, deadline_
 }
 
 // The steady-clock deadline that corresponds to `when` on its own clock; false when it is effectively forever.
+// Everything is compared in double seconds: comparing `when` with Clock::now() directly would convert both to the
+// finer of the two durations, which overflows for hours::max() or ::min().
 template <class Clock, class Duration>
 bool deadline_at(const std::chrono::time_point<Clock, Duration>& when, deadline_type& deadline) {
-    const auto now = Clock::now();
-    if (when <= now) {
-        deadline = std::chrono::steady_clock::now();
-        return true;
-    }
-    // Both positive here; the difference is computed in double seconds so that max() cannot overflow.
     using seconds_double = std::chrono::duration<double>;
-    const seconds_double left = std::chrono::duration_cast<seconds_double>(when.time_since_epoch()) -
-                                std::chrono::duration_cast<seconds_double>(now.time_since_epoch());
-    return deadline_after(left, deadline);
+    const seconds_double target = std::chrono::duration_cast<seconds_double>(when.time_since_epoch());
+    const seconds_double now = std::chrono::duration_cast<seconds_double>(Clock::now().time_since_epoch());
+    return deadline_after(target - now, deadline);
 }
 
 }  // namespace taskforge::detail
