@@ -12,9 +12,12 @@
 //     so steady-state spawning from any thread calls no global operator new, and the home's line moves once per 32
 //     frames.
 //   * Frames over 1 KiB, or over-aligned ones, bypass the cache (plain aligned new/delete).
-//   * Bounded: a cache creates at most `pooled_bytes_per_class` (1 MiB) of blocks per size class — at most 5 MiB
-//     per thread, usually far less. Frames beyond that (a burst of millions of tasks in flight) are plain
-//     new/delete blocks, so the memory of a burst goes back to the allocator when the burst is over.
+//   * Bounded retention: a cache grows as far as a burst needs (refills of 32 blocks, so spawning stays
+//     allocation-free in the steady state), but keeps at most `kept_bytes_per_class` (2 MiB) of *free* blocks per
+//     size class, and its remote stack holds at most `remote_bound` blocks: a block freed beyond those bounds goes
+//     back to the allocator at once ([F4]). Every `trim_interval` blocks given back, the freeing thread asks the C
+//     library to return free heap memory to the system (glibc keeps small freed chunks in "fast bins" otherwise),
+//     so the memory of a burst of millions of tasks is returned when the burst is over.
 //   * A thread whose cache is already gone (spawning from a thread_local destructor) gets plain blocks too.
 //
 // Invariants:
@@ -25,6 +28,9 @@
 //        instead. The home cache object is deleted by whoever makes `orphans_` (blocks still out, counted down by
 //        those late frees) reach zero — the exiting thread if nothing is out. Memory is never leaked or reused
 //        after free, and LeakSanitizer sees nothing left at exit.
+//   [F4] A block deleted by a remote freer because the home's remote stack is full is counted exactly like a
+//        late free after exit: it subtracts from `orphans_`, which the home's abandon() later raises by the blocks
+//        it did not get back. Before abandon() the count is <= 0, so only the sum after it can reach zero.
 #pragma once
 
 #include <algorithm>
@@ -52,7 +58,7 @@ public:
         if (size_class == big || align > alignment || (current_ == nullptr && exited_)) {
             return allocate_big(size, align);
         }
-        return local().take(size_class, size);
+        return local().take(size_class);
     }
 
     // Returns a frame's memory; any thread.
@@ -60,7 +66,6 @@ public:
         header* block = header_of(payload);
         if (block->size_class == big) {
             const std::size_t align = block->big_alignment;
-            ++plain_blocks_freed_;
             ::operator delete (static_cast<std::byte*>(payload) - align, std::align_val_t{align});
             return;
         }
@@ -79,15 +84,13 @@ public:
     // one by one, never held in another thread's outbox).
     static void prepare_worker_thread() { local().worker_home_ = true; }
 
-    // A thread about to idle: if it freed a burst's worth of plain blocks since the last time (plain_trim_blocks),
-    // asks the C library to hand free heap memory back to the system. glibc keeps freed memory of per-thread
-    // arenas mapped otherwise, so a burst of millions of tasks would stay resident long after it ended.
+    // A thread about to idle: if it gave blocks back to the allocator since its last trim, asks the C library to
+    // return free heap memory to the system now (glibc keeps freed small chunks mapped otherwise).
     static void return_burst_memory() noexcept {
-        if (plain_blocks_freed_ < plain_trim_blocks) return;
-        plain_blocks_freed_ = 0;
-#if defined(__GLIBC__)
-        malloc_trim(0);
-#endif
+        if (current_ != nullptr) current_->trim_free_lists();
+        if (blocks_given_back_ == 0) return;
+        blocks_given_back_ = 0;
+        trim_heap();
     }
 
     // Sends the calling thread's outbox home now (a worker about to sleep must not sit on other threads' frames).
@@ -112,8 +115,9 @@ private:
     static constexpr std::uint32_t big = classes;
     static constexpr std::uintptr_t closed = 1;  // remote_ value once the home thread has exited [F3]
     static constexpr std::int64_t refill_blocks = 32;
-    static constexpr std::size_t pooled_bytes_per_class = std::size_t{1} << 20;
-    static constexpr std::size_t overflow_minimum = 256;
+    static constexpr std::size_t kept_bytes_per_class = std::size_t{2} << 20;
+    static constexpr std::int64_t remote_bound = 16 * 1024;
+    static constexpr std::size_t trim_interval = 256 * 1024;
     static constexpr int outbox_limit = 32;
 
     // Releases the cache when its thread exits (a trivially destructible pointer stays the fast path).
@@ -153,13 +157,6 @@ private:
         return *current_;
     }
 
-    // A frame beyond the cache's bound. At least `overflow_minimum` bytes: glibc keeps freed chunks of 128 bytes and
-    // less in "fast bins" that are never coalesced or trimmed until a large allocation, so a burst of small plain
-    // frames would stay resident; bigger chunks coalesce on free and the heap shrinks once the burst is over.
-    static void* allocate_overflow(std::size_t size) {
-        return allocate_big(std::max(size, overflow_minimum), alignment);
-    }
-
     static void* allocate_big(std::size_t size, std::size_t align) {
         align = align < alignment ? alignment : align;
         const std::size_t prefix = align < sizeof(header) ? sizeof(header) : align;
@@ -173,35 +170,57 @@ private:
     }
 
     // Home thread only [F1]. An empty list is refilled with 32 blocks at once (a fork-join stack 32 spawns deep,
-    // 4 KiB for 128-byte frames), so the pool reaches its peak of frames in flight early and stays there.
-    void* take(std::uint32_t size_class, std::size_t size) {
+    // 4 KiB for 128-byte frames), so the pool reaches its peak of frames in flight early and keeps what the
+    // bound allows ([F4]).
+    void* take(std::uint32_t size_class) {
         if (free_[size_class] == nullptr) collect_remote();
-        if (free_[size_class] == nullptr && !refill(size_class)) return allocate_overflow(size);
+        if (free_[size_class] == nullptr) refill(size_class);
         header* block = free_[size_class];
         free_[size_class] = next_of(block);
+        --kept_[size_class];
         return reinterpret_cast<std::byte*>(block) + sizeof(header);
     }
 
-    // False when the class is at its bound: the caller then hands out a plain block.
-    bool refill(std::uint32_t size_class) {
-        const auto limit = static_cast<std::int64_t>(pooled_bytes_per_class / class_bytes(size_class));
-        const std::int64_t count = std::min(refill_blocks, limit - pooled_[size_class]);
-        for (std::int64_t i = 0; i < count; ++i) {
+    void refill(std::uint32_t size_class) {
+        for (std::int64_t i = 0; i < refill_blocks; ++i) {
             auto* block = static_cast<header*>(::operator new(class_bytes(size_class)));
             block->home = this;
             block->size_class = size_class;
             block->big_alignment = 0;
             ++owned_;
-            ++pooled_[size_class];
             give_back(block);
         }
-        return count > 0;
     }
 
     // Home thread only [F1].
     void give_back(header* block) noexcept {
+        const std::uint32_t size_class = block->size_class;
+        // Over the bound: delete it. A worker keeps its burst's blocks until it idles (trim_free_lists), so a burst
+        // of tasks spawned from inside a task reuses them instead of paying the allocator twice per task.
+        if (!worker_home_ && static_cast<std::size_t>(kept_[size_class]) * class_bytes(size_class) >= kept_bytes_per_class) {
+            --owned_;
+            ::operator delete(block);
+            return note_given_back(1);
+        }
+        ++kept_[size_class];
         next_of(block) = free_[block->size_class];
         free_[block->size_class] = block;
+    }
+
+    // Home thread only, idle: collects what came home and deletes free blocks beyond the bound [F4].
+    void trim_free_lists() noexcept {
+        collect_remote();
+        for (std::uint32_t size_class = 0; size_class < classes; ++size_class) {
+            const auto keep = static_cast<std::int64_t>(kept_bytes_per_class / class_bytes(size_class));
+            while (kept_[size_class] > keep) {
+                header* block = free_[size_class];
+                free_[size_class] = next_of(block);
+                --kept_[size_class];
+                --owned_;
+                ::operator delete(block);
+                ++blocks_given_back_;
+            }
+        }
     }
 
     // Home thread only: moves every remotely freed block onto the local lists.
@@ -209,11 +228,15 @@ private:
         if (remote_.load(std::memory_order_relaxed) == 0) return;  // cheap look before the exchange
         // Acquire pairs with the release CAS in remote_free [F2]: the `next` links written there are visible.
         auto* block = reinterpret_cast<header*>(remote_.exchange(0, std::memory_order_acquire));
+        std::int64_t collected = 0;
         while (block != nullptr) {
             header* next = next_of(block);
             give_back(block);
+            ++collected;
             block = next;
         }
+        // Relaxed: an estimate that only decides when remote freers delete instead of pushing [F4].
+        if (!worker_home_) remote_count_.fetch_sub(collected, std::memory_order_relaxed);
     }
 
     // Freeing thread only: collects a frame of another home in the outbox (or sends a worker's frame at once).
@@ -239,6 +262,12 @@ private:
 
     // Any thread but the home: pushes the chain first..last (count blocks) onto the remote stack.
     void remote_free(header* first, header* last, std::int64_t count) noexcept {
+        // A home that is not a worker may never allocate again (an outside thread done spawning): past the bound,
+        // delete instead of piling up [F4]. Relaxed: an estimate. (Workers collect at least whenever they idle.)
+        if (!worker_home_ && remote_count_.load(std::memory_order_relaxed) >= remote_bound) {
+            note_given_back(static_cast<std::size_t>(count));
+            return orphan_free(first, count);
+        }
         std::uintptr_t head = remote_.load(std::memory_order_relaxed);
         do {
             if (head == closed) return orphan_free(first, count);  // [F3]
@@ -246,6 +275,21 @@ private:
             // Release publishes the links to the home's acquire exchange [F2]; relaxed on failure: we only retry.
         } while (!remote_.compare_exchange_weak(head, reinterpret_cast<std::uintptr_t>(first),
                                                 std::memory_order_release, std::memory_order_relaxed));
+        if (!worker_home_) remote_count_.fetch_add(count, std::memory_order_relaxed);  // relaxed: an estimate
+    }
+
+    // The calling thread gave `count` blocks back to the allocator; every trim_interval of them, trim the heap.
+    static void note_given_back(std::size_t count) noexcept {
+        blocks_given_back_ += count;
+        if (blocks_given_back_ < trim_interval) return;
+        blocks_given_back_ = 0;
+        trim_heap();
+    }
+
+    static void trim_heap() noexcept {
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
     }
 
     // Blocks whose home has exited [F3].
@@ -283,8 +327,7 @@ private:
         if (orphans_.fetch_add(outstanding, std::memory_order_acq_rel) + outstanding == 0) delete this;
     }
 
-    static constexpr std::size_t plain_trim_blocks = 16 * 1024;  // at least 4 MiB (overflow_minimum each)
-    static inline thread_local std::size_t plain_blocks_freed_ = 0;  // since this thread's last trim
+    static inline thread_local std::size_t blocks_given_back_ = 0;  // since this thread's last trim
     static inline thread_local frame_cache* current_ = nullptr;
     static inline thread_local bool exited_ = false;  // this thread's cache is gone; do not install another
 
@@ -294,10 +337,11 @@ private:
     frame_cache* outbox_home_ = nullptr;
     std::int64_t outbox_count_ = 0;
     std::int64_t owned_ = 0;    // blocks this cache created and has not deleted [F1]
-    std::int64_t pooled_[classes] = {};  // blocks created per class, against the bound (owner only)
+    std::int64_t kept_[classes] = {};  // free blocks per class on the local lists, against the bound (owner only)
     bool worker_home_ = false;  // set once, before the first frame, by prepare_worker_thread
     alignas(cache_line) std::atomic<std::uintptr_t> remote_{0};
     std::atomic<std::int64_t> orphans_{0};
+    std::atomic<std::int64_t> remote_count_{0};  // estimate of blocks on remote_ (non-worker homes only) [F4]
 };
 
 }  // namespace taskforge::detail

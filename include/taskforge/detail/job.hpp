@@ -19,11 +19,16 @@ struct job {
 
     execute_function execute;
     // What a waiting worker compares to decide whether it may run this job on top of its wait (waiting.hpp): the
-    // group_state of a task_group's task, nullptr for a task with a handle (the waiter compares the job itself).
+    // group_state of a task_group's task, &task_family for a task with a handle (the waiter compares the job
+    // itself), nullptr otherwise (a join's stack job).
     const void* family;
     // Link for the injection queue (injection_queue.hpp); unused while the job sits in a worker's deque.
     std::atomic<job*> next{nullptr};
 };
+
+// The family of every task frame (task_frame.hpp): lets a waiting worker recognise a frame that a waiter already
+// claimed, whose queued job only drops the queue's reference (runtime.hpp, pop_own_if).
+inline constexpr char task_family = 0;
 
 inline void run(job* work) noexcept { work->execute(work); }
 

@@ -195,13 +195,21 @@ public:
         return reinterpret_cast<std::uintptr_t>(&probe) > self.stack_floor;
     }
 
-    // Worker `self` only: pops the top of its own deque if `wanted(job)`, else leaves the deque as it was.
+    // Worker `self` only: pops the top of its own deque if `wanted(job)`, else leaves the deque as it was. Spent
+    // entries of claimed frames on top (task_frame.hpp [S6]) are executed on the way: they run no user code, only
+    // drop the queue's reference, so they are not work in the sense of waiting.hpp [W1].
     template <class Wanted>
     job* pop_own_if(worker& self, Wanted wanted) {
         job* top = self.deque.pop().value_or(nullptr);
+        while (top != nullptr && !wanted(top) && task_frame_base::spent(top)) {
+            run(top);
+            top = self.deque.pop().value_or(nullptr);
+        }
         if (top == nullptr || wanted(top)) return top;
+        // Back where it was, without a second announcement: it was announced when first pushed. A worker that
+        // parked while it was out of the deque misses it only until we pop it ourselves, or block — and blocking
+        // looks again (parking.hpp [P2]).
         self.deque.push(top);
-        if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_after_push();
         return nullptr;
     }
 

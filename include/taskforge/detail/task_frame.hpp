@@ -109,7 +109,11 @@ struct task_frame_base : job {
 
     task_frame_base(execute_function run_function, manage_function manager, exception_handler handler,
                     const void* scheduler_identity, std::uint32_t initial) noexcept
-        : job(run_function), manage(manager), report(handler), pool(scheduler_identity), state(initial) {}
+        : job(run_function, &task_family),
+          manage(manager),
+          report(handler),
+          pool(scheduler_identity),
+          state(initial) {}
 
     // Handle side -----------------------------------------------------------------------------------------
     std::uint32_t load_state() const noexcept {
@@ -161,8 +165,14 @@ struct task_frame_base : job {
     // the winner, neither of which equals its own identity.
     void note_runner(const void* worker) noexcept { runner.store(worker, std::memory_order_relaxed); }
 
-    // The queued job of a claimed frame executes: drop the queue's reference [S6].
+    // The queued job of a claimed frame executes: drop the queue's reference [S6]. Relaxed: `claimed` only ever gets
+    // set, by the CAS that took the frame out of `pending`; whoever reads it set is done with the frame's contents.
     bool was_claimed() const noexcept { return (state.load(std::memory_order_relaxed) & task_state::claimed) != 0; }
+
+    // The holder of `work` (just popped from a queue): is it a claimed frame's spent queue entry?
+    static bool spent(const job* work) noexcept {
+        return work->family == &task_family && static_cast<const task_frame_base*>(work)->was_claimed();
+    }
     void release_queue() noexcept { release(task_state::queue_done); }
 
     // Publishes the final status (or keeps `cancelled`) and gives up the executor's claim [S1][S2][S3].
