@@ -27,8 +27,8 @@ long join_fib(long n) {
 
 long join_tree(int depth) {
     if (depth == 0) return 1;
-    auto [left, right] = taskforge::join([depth] { return join_tree(depth - 1); },
-                                         [depth] { return join_tree(depth - 1); });
+    auto [left, right] =
+        taskforge::join([depth] { return join_tree(depth - 1); }, [depth] { return join_tree(depth - 1); });
     return left + right + 1;
 }
 

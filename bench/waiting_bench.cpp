@@ -36,7 +36,8 @@ void cross_pool_wait(benchmark::State& state) {
         taskforge::task_handle<void> blocker;
         if constexpr (Blocked) {
             auto gate = other.spawn([&release] {
-                while (!release.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::microseconds(50));
+                while (!release.load(std::memory_order_acquire))
+                    std::this_thread::sleep_for(std::chrono::microseconds(50));
             });
             blocker = pool.spawn([&waiting, gate = std::move(gate)]() mutable {
                 waiting.store(true, std::memory_order_release);

@@ -28,14 +28,13 @@ namespace taskforge {
 
 template <class F, class G>
 requires std::is_invocable_v<F&> && std::is_invocable_v<G&>
-std::pair<detail::join_result_t<F>, detail::join_result_t<G>> join(F&& first, G&& second) {
+    std::pair<detail::join_result_t<F>, detail::join_result_t<G>> join(F&& first, G&& second) {
     scheduler* here = scheduler::current();
     return (here != nullptr ? *here : default_scheduler()).join(std::forward<F>(first), std::forward<G>(second));
 }
 
 template <class... F>
-requires(sizeof...(F) > 0 && (std::is_invocable_v<F&> && ...))
-void parallel_invoke(F&&... calls) {
+requires(sizeof...(F) > 0 && (std::is_invocable_v<F&> && ...)) void parallel_invoke(F&&... calls) {
     scheduler* here = scheduler::current();
     (here != nullptr ? *here : default_scheduler()).parallel_invoke(std::forward<F>(calls)...);
 }

@@ -94,7 +94,7 @@ public:
     // whole join runs inside the pool while the caller waits.
     template <class F, class G>
     requires std::is_invocable_v<F&> && std::is_invocable_v<G&>
-    std::pair<detail::join_result_t<F>, detail::join_result_t<G>> join(F&& first, G&& second) {
+        std::pair<detail::join_result_t<F>, detail::join_result_t<G>> join(F&& first, G&& second) {
         if (runtime_->on_own_worker()) return detail::join_on_worker(*runtime_, *detail::current_worker, first, second);
         return spawn([this, &first, &second] {
                    return detail::join_on_worker(*runtime_, *detail::current_worker, first, second);
@@ -105,8 +105,7 @@ public:
     // Runs every callable, in parallel where workers are free (a balanced tree of joins); returns when all
     // returned. If several throw, the leftmost one's exception is rethrown.
     template <class... F>
-    requires(sizeof...(F) > 0 && (std::is_invocable_v<F&> && ...))
-    void parallel_invoke(F&&... calls) {
+    requires(sizeof...(F) > 0 && (std::is_invocable_v<F&> && ...)) void parallel_invoke(F&&... calls) {
         auto all = std::forward_as_tuple(calls...);
         if (runtime_->on_own_worker()) return detail::invoke_range<0, sizeof...(F)>(*runtime_, all);
         spawn([this, &all] { detail::invoke_range<0, sizeof...(F)>(*runtime_, all); }).get();
@@ -135,8 +134,7 @@ private:
         if (settings.stack_size != 0 && settings.stack_size < detail::minimum_stack_size()) {
             throw std::invalid_argument("taskforge: options::stack_size is below the platform's minimum stack size");
         }
-        return {threads,
-                settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
+        return {threads, settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
                 options::max_spare_threads,
                 settings.on_unhandled_exception != nullptr ? settings.on_unhandled_exception
                                                            : &detail::default_exception_report,

@@ -26,8 +26,8 @@ long serial_fib(long n) { return n < 2 ? n : serial_fib(n - 1) + serial_fib(n - 
 // A binary tree of joins `depth` levels deep; returns the number of leaves.
 long join_tree(int depth) {
     if (depth == 0) return 1;
-    auto [left, right] = taskforge::join([depth] { return join_tree(depth - 1); },
-                                         [depth] { return join_tree(depth - 1); });
+    auto [left, right] =
+        taskforge::join([depth] { return join_tree(depth - 1); }, [depth] { return join_tree(depth - 1); });
     return left + right;
 }
 
@@ -64,8 +64,7 @@ TEST_CASE("join spells void results std::monostate and works as a statement", "[
 
 TEST_CASE("join moves move-only results out", "[join][unit]") {
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
-    auto [left, right] =
-        pool.join([] { return std::make_unique<int>(7); }, [] { return std::make_unique<int>(8); });
+    auto [left, right] = pool.join([] { return std::make_unique<int>(7); }, [] { return std::make_unique<int>(8); });
     REQUIRE(left != nullptr);
     REQUIRE(right != nullptr);
     CHECK(*left + *right == 15);
@@ -217,9 +216,10 @@ TEST_CASE("parallel_invoke rethrows the leftmost exception", "[join][unit]") {
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
     std::atomic<int> ran{0};
     auto fine = [&] { ran.fetch_add(1); };
-    CHECK_THROWS_WITH(pool.parallel_invoke(fine, [] { throw std::runtime_error("second"); }, fine,
-                                           [] { throw std::runtime_error("fourth"); }),
-                      "second");
+    CHECK_THROWS_WITH(
+        pool.parallel_invoke(
+            fine, [] { throw std::runtime_error("second"); }, fine, [] { throw std::runtime_error("fourth"); }),
+        "second");
     CHECK(ran.load() >= 1);  // the leftmost callable ran; the third one may not have
     CHECK(ran.load() <= 2);
 }

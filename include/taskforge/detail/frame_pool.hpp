@@ -197,7 +197,8 @@ private:
         const std::uint32_t size_class = block->size_class;
         // Over the bound: delete it. A worker keeps its burst's blocks until it idles (trim_free_lists), so a burst
         // of tasks spawned from inside a task reuses them instead of paying the allocator twice per task.
-        if (!worker_home_ && static_cast<std::size_t>(kept_[size_class]) * class_bytes(size_class) >= kept_bytes_per_class) {
+        if (!worker_home_ &&
+            static_cast<std::size_t>(kept_[size_class]) * class_bytes(size_class) >= kept_bytes_per_class) {
             --owned_;
             ::operator delete(block);
             return note_given_back(1);
@@ -336,9 +337,9 @@ private:
     header* outbox_last_ = nullptr;
     frame_cache* outbox_home_ = nullptr;
     std::int64_t outbox_count_ = 0;
-    std::int64_t owned_ = 0;    // blocks this cache created and has not deleted [F1]
+    std::int64_t owned_ = 0;           // blocks this cache created and has not deleted [F1]
     std::int64_t kept_[classes] = {};  // free blocks per class on the local lists, against the bound (owner only)
-    bool worker_home_ = false;  // set once, before the first frame, by prepare_worker_thread
+    bool worker_home_ = false;         // set once, before the first frame, by prepare_worker_thread
     alignas(cache_line) std::atomic<std::uintptr_t> remote_{0};
     std::atomic<std::int64_t> orphans_{0};
     std::atomic<std::int64_t> remote_count_{0};  // estimate of blocks on remote_ (non-worker homes only) [F4]

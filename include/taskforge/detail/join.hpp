@@ -8,8 +8,8 @@
 // its job lives in this frame. `f`'s exception wins over `g`'s.
 #pragma once
 
-#include <exception>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <tuple>

@@ -355,17 +355,17 @@ private:
 
     runtime_settings settings_;
     const std::size_t capacity_;
-    std::unique_ptr<worker*[]> slots_;          // [R2] written before slot_count_ publishes it, then constant
-    atomic<std::size_t> slot_count_{0};         // slots ever created
+    std::unique_ptr<worker*[]> slots_;            // [R2] written before slot_count_ publishes it, then constant
+    atomic<std::size_t> slot_count_{0};           // slots ever created
     std::vector<std::unique_ptr<worker>> owned_;  // the slots' workers; guarded by spares_mutex_
     injection_queue injection_;
     idle_coordinator idle_;
     std::vector<launched_thread> threads_;  // the pool's own workers (spares are detached)
     std::mutex shutdown_mutex_;
     std::mutex spares_mutex_;
-    std::size_t live_ = 0;                  // started threads, spares included; guarded by spares_mutex_
-    std::size_t blocked_ = 0;               // of those, blocked in a wait; guarded by spares_mutex_
-    std::vector<std::size_t> free_slots_;   // retired spares' slots; guarded by spares_mutex_
+    std::size_t live_ = 0;                   // started threads, spares included; guarded by spares_mutex_
+    std::size_t blocked_ = 0;                // of those, blocked in a wait; guarded by spares_mutex_
+    std::vector<std::size_t> free_slots_;    // retired spares' slots; guarded by spares_mutex_
     atomic<std::uint32_t> spares_alive_{0};  // spare threads not yet past their last access to the runtime
     const std::uint32_t generation_;
 };

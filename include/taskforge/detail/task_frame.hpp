@@ -109,11 +109,7 @@ struct task_frame_base : job {
 
     task_frame_base(execute_function run_function, manage_function manager, exception_handler handler,
                     const void* scheduler_identity, std::uint32_t initial) noexcept
-        : job(run_function, &task_family),
-          manage(manager),
-          report(handler),
-          pool(scheduler_identity),
-          state(initial) {}
+        : job(run_function, &task_family), manage(manager), report(handler), pool(scheduler_identity), state(initial) {}
 
     // Handle side -----------------------------------------------------------------------------------------
     std::uint32_t load_state() const noexcept {

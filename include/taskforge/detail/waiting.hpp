@@ -58,7 +58,7 @@ bool block_on(worker* self, atomic<std::uint32_t>& word, std::uint32_t waiting, 
     if (deadline != nullptr && std::chrono::steady_clock::now() >= *deadline) {
         return done(word.load(std::memory_order_acquire));  // a zero or past limit only looks
     }
-    for (int spin = 0; spin < spins_before_sleep; ++spin) {  // [W7]
+    for (int spin = 0; spin < spins_before_sleep; ++spin) {           // [W7]
         if (done(word.load(std::memory_order_acquire))) return true;  // pairs with the publisher's release RMW
         cpu_relax();
     }
