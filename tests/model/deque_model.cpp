@@ -9,6 +9,8 @@
 #include <cstring>
 #include <taskforge/deque.hpp>
 
+#include "model_runner.hpp"
+
 namespace {
 
 constexpr int max_items = 8;
@@ -146,29 +148,17 @@ struct two_steals_and_pop_versus_one_item : deque_test<two_steals_and_pop_versus
     }
 };
 
-template <class Test>
-bool check(const char* name, rl::iteration_t iterations) {
-    rl::test_params params;
-    params.iteration_count = iterations;
-    params.search_type = rl::random_scheduler_type;
-    params.output_history = false;
-    const bool passed = rl::simulate<Test>(params);
-    std::printf("%-40s %s (%llu iterations)\n", name, passed ? "passed" : "FAILED",
-                static_cast<unsigned long long>(iterations));
-    return passed;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     // Iterations per test; the focused tests find a weakened ordering within a few thousand runs.
-    const rl::iteration_t iterations = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 200000;
+    const rl::iteration_t iterations = taskforge_model::iterations_from(argc, argv, 200000);
     bool all = true;
-    all &= check<last_item_pop_versus_steal>("last_item_pop_versus_steal", iterations);
-    all &= check<two_pops_versus_two_steals>("two_pops_versus_two_steals", iterations);
-    all &= check<push_across_growth_versus_steal>("push_across_growth_versus_steal", iterations);
-    all &= check<steal_sees_pushed_item>("steal_sees_pushed_item", iterations);
-    all &= check<wrap_around_versus_steal>("wrap_around_versus_steal", iterations);
-    all &= check<two_steals_and_pop_versus_one_item>("two_steals_and_pop_versus_one_item", iterations);
+    all &= taskforge_model::check<last_item_pop_versus_steal>("last_item_pop_versus_steal", iterations);
+    all &= taskforge_model::check<two_pops_versus_two_steals>("two_pops_versus_two_steals", iterations);
+    all &= taskforge_model::check<push_across_growth_versus_steal>("push_across_growth_versus_steal", iterations);
+    all &= taskforge_model::check<steal_sees_pushed_item>("steal_sees_pushed_item", iterations);
+    all &= taskforge_model::check<wrap_around_versus_steal>("wrap_around_versus_steal", iterations);
+    all &= taskforge_model::check<two_steals_and_pop_versus_one_item>("two_steals_and_pop_versus_one_item", iterations);
     return all ? 0 : 1;
 }

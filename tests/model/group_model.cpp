@@ -19,6 +19,8 @@
 #include <taskforge/detail/group_state.hpp>
 #include <taskforge/detail/state_word.hpp>
 
+#include "model_runner.hpp"
+
 namespace {
 
 using taskforge::detail::atomic;
@@ -199,27 +201,15 @@ struct finish_publishes_payload : group_test<finish_publishes_payload, 3> {
     }
 };
 
-template <class Test>
-bool check(const char* name, rl::iteration_t iterations) {
-    rl::test_params params;
-    params.iteration_count = iterations;
-    params.search_type = rl::random_scheduler_type;
-    params.output_history = false;
-    const bool passed = rl::simulate<Test>(params);
-    std::printf("%-40s %s (%llu iterations)\n", name, passed ? "passed" : "FAILED",
-                static_cast<unsigned long long>(iterations));
-    return passed;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    const rl::iteration_t iterations = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
+    const rl::iteration_t iterations = taskforge_model::iterations_from(argc, argv, 100000);
     bool all = true;
-    all &= check<waiter_rounds_versus_finisher>("waiter_rounds_versus_finisher", iterations);
-    all &= check<task_spawns_in_rounds>("task_spawns_in_rounds", iterations);
-    all &= check<two_waiters>("two_waiters", iterations);
-    all &= check<failure_taken_once>("failure_taken_once", iterations);
-    all &= check<finish_publishes_payload>("finish_publishes_payload", iterations);
+    all &= taskforge_model::check<waiter_rounds_versus_finisher>("waiter_rounds_versus_finisher", iterations);
+    all &= taskforge_model::check<task_spawns_in_rounds>("task_spawns_in_rounds", iterations);
+    all &= taskforge_model::check<two_waiters>("two_waiters", iterations);
+    all &= taskforge_model::check<failure_taken_once>("failure_taken_once", iterations);
+    all &= taskforge_model::check<finish_publishes_payload>("finish_publishes_payload", iterations);
     return all ? 0 : 1;
 }

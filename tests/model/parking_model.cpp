@@ -29,6 +29,8 @@
 #include <cstdlib>
 #include <taskforge/detail/parking.hpp>
 
+#include "model_runner.hpp"
+
 namespace {
 
 using taskforge::detail::atomic;
@@ -205,27 +207,16 @@ struct spare_and_worker_versus_push : parking_test<spare_and_worker_versus_push,
     static constexpr publish mode = publish::push;
 };
 
-template <class Test>
-bool check(const char* name, rl::iteration_t iterations) {
-    rl::test_params params;
-    params.iteration_count = iterations;
-    params.search_type = rl::random_scheduler_type;
-    params.output_history = false;
-    const bool passed = rl::simulate<Test>(params);
-    std::printf("%-40s %s (%llu iterations)\n", name, passed ? "passed" : "FAILED",
-                static_cast<unsigned long long>(iterations));
-    return passed;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    const rl::iteration_t iterations = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
+    const rl::iteration_t iterations = taskforge_model::iterations_from(argc, argv, 100000);
     bool all = true;
-    all &= check<push_versus_one_parking_worker>("push_versus_one_parking_worker", iterations);
-    all &= check<push_versus_two_parking_workers>("push_versus_two_parking_workers", iterations);
-    all &= check<injection_versus_two_parking_workers>("injection_versus_two_parking_workers", iterations);
-    all &= check<spare_timed_park_versus_notify>("spare_timed_park_versus_notify", iterations);
-    all &= check<spare_and_worker_versus_push>("spare_and_worker_versus_push", iterations);
+    all &= taskforge_model::check<push_versus_one_parking_worker>("push_versus_one_parking_worker", iterations);
+    all &= taskforge_model::check<push_versus_two_parking_workers>("push_versus_two_parking_workers", iterations);
+    all &= taskforge_model::check<injection_versus_two_parking_workers>("injection_versus_two_parking_workers",
+                                                                        iterations);
+    all &= taskforge_model::check<spare_timed_park_versus_notify>("spare_timed_park_versus_notify", iterations);
+    all &= taskforge_model::check<spare_and_worker_versus_push>("spare_and_worker_versus_push", iterations);
     return all ? 0 : 1;
 }

@@ -21,6 +21,8 @@
 #include <taskforge/detail/state_word.hpp>
 #include <taskforge/detail/task_frame.hpp>
 
+#include "model_runner.hpp"
+
 namespace {
 
 using taskforge::detail::atomic;
@@ -223,28 +225,16 @@ struct claim_cancel_drop_versus_execute : frame_test<claim_cancel_drop_versus_ex
     }
 };
 
-template <class Test>
-bool check(const char* name, rl::iteration_t iterations) {
-    rl::test_params params;
-    params.iteration_count = iterations;
-    params.search_type = rl::random_scheduler_type;
-    params.output_history = false;
-    const bool passed = rl::simulate<Test>(params);
-    std::printf("%-40s %s (%llu iterations)\n", name, passed ? "passed" : "FAILED",
-                static_cast<unsigned long long>(iterations));
-    return passed;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    const rl::iteration_t iterations = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
+    const rl::iteration_t iterations = taskforge_model::iterations_from(argc, argv, 100000);
     bool all = true;
-    all &= check<finish_versus_waiting_handle>("finish_versus_waiting_handle", iterations);
-    all &= check<finish_versus_dropped_handle>("finish_versus_dropped_handle", iterations);
-    all &= check<cancel_versus_execute>("cancel_versus_execute", iterations);
-    all &= check<cancel_and_drop_versus_execute>("cancel_and_drop_versus_execute", iterations);
-    all &= check<claim_versus_execute>("claim_versus_execute", iterations);
-    all &= check<claim_cancel_drop_versus_execute>("claim_cancel_drop_versus_execute", iterations);
+    all &= taskforge_model::check<finish_versus_waiting_handle>("finish_versus_waiting_handle", iterations);
+    all &= taskforge_model::check<finish_versus_dropped_handle>("finish_versus_dropped_handle", iterations);
+    all &= taskforge_model::check<cancel_versus_execute>("cancel_versus_execute", iterations);
+    all &= taskforge_model::check<cancel_and_drop_versus_execute>("cancel_and_drop_versus_execute", iterations);
+    all &= taskforge_model::check<claim_versus_execute>("claim_versus_execute", iterations);
+    all &= taskforge_model::check<claim_cancel_drop_versus_execute>("claim_cancel_drop_versus_execute", iterations);
     return all ? 0 : 1;
 }
