@@ -133,6 +133,15 @@ public:
     }
 
     // Any thread; a snapshot that may be stale by the time it returns.
+    // Owner only. The item pop() would return next, without taking it, or nullopt when the deque looks empty. A
+    // hint: a thief may take that item at any moment, so only pop() decides. Relaxed: we are the only writer of
+    // `bottom_` and of the slot [I1][I3]; a stale `top_` only makes the answer staler.
+    std::optional<T> peek() const noexcept {
+        const std::int64_t bottom = bottom_.load(std::memory_order_relaxed) - 1;
+        if (top_.load(std::memory_order_relaxed) > bottom) return std::nullopt;
+        return buffer_.load(std::memory_order_relaxed)->slot(bottom).load(std::memory_order_relaxed);
+    }
+
     std::int64_t size() const noexcept {
         const std::int64_t bottom = bottom_.load(std::memory_order_relaxed);  // snapshot only: no ordering needed
         const std::int64_t top = top_.load(std::memory_order_relaxed);

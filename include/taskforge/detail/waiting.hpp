@@ -78,10 +78,16 @@ inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline)
     if (self == nullptr && forked() && static_cast<const runtime*>(frame.pool)->inherited()) throw scheduler_closed();
     if (self != nullptr && deadline == nullptr && frame.pool == self->pool && runtime::stack_has_room(*self)) {
         job* const awaited = &frame;
-        if (job* top = self->pool->pop_own_if(*self, [awaited](job* candidate) { return candidate == awaited; })) {
-            run(top);  // [W1] the awaited task itself, from our own deque
+        // [W1] the awaited task itself: from the top of our own deque, else claimed where it sits, if still
+        // pending. A peek first, so a different live top is not popped and pushed back for nothing; spent entries
+        // on top are cleared on the way (pop_own_if).
+        job* const top = self->deque.peek().value_or(nullptr);
+        const bool look_on_top = top == awaited || (top != nullptr && task_frame_base::spent(top));
+        if (look_on_top &&
+            self->pool->pop_own_if(*self, [awaited](job* candidate) { return candidate == awaited; }) != nullptr) {
+            run(awaited);
         } else {
-            frame.try_run_inline(this_thread_identity());  // [W1] claimed where it sits, if still pending
+            frame.try_run_inline(this_thread_identity());
         }
         if (task_state::finished(frame.load_state())) return true;
     }
