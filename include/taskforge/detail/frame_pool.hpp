@@ -263,12 +263,16 @@ private:
 
     // Any thread but the home: pushes the chain first..last (count blocks) onto the remote stack.
     void remote_free(header* first, header* last, std::int64_t count) noexcept {
+        // Everything that reads this cache happens before the CAS that hands the blocks over: until then the blocks
+        // we hold keep it alive; after it, its home may exit and delete it ([F3]).
+        const bool counted = !worker_home_;
         // A home that is not a worker may never allocate again (an outside thread done spawning): past the bound,
         // delete instead of piling up [F4]. Relaxed: an estimate. (Workers collect at least whenever they idle.)
-        if (!worker_home_ && remote_count_.load(std::memory_order_relaxed) >= remote_bound) {
+        if (counted && remote_count_.load(std::memory_order_relaxed) >= remote_bound) {
             note_given_back(static_cast<std::size_t>(count));
             return orphan_free(first, count);
         }
+        if (counted) remote_count_.fetch_add(count, std::memory_order_relaxed);  // relaxed: an estimate
         std::uintptr_t head = remote_.load(std::memory_order_relaxed);
         do {
             if (head == closed) return orphan_free(first, count);  // [F3]
@@ -276,7 +280,6 @@ private:
             // Release publishes the links to the home's acquire exchange [F2]; relaxed on failure: we only retry.
         } while (!remote_.compare_exchange_weak(head, reinterpret_cast<std::uintptr_t>(first),
                                                 std::memory_order_release, std::memory_order_relaxed));
-        if (!worker_home_) remote_count_.fetch_add(count, std::memory_order_relaxed);  // relaxed: an estimate
     }
 
     // The calling thread gave `count` blocks back to the allocator; every trim_interval of them, trim the heap.
