@@ -266,5 +266,8 @@ TEST_CASE("memory stays bounded by live tasks: 10M tasks in waves", "[stress]") 
     const long at_end = resident_kib();
     INFO("resident after wave 1: " << after_first_wave << " KiB, after " << waves << " waves: " << at_end << " KiB");
     CHECK(count.load() == waves * per_wave);
-    CHECK(at_end - after_first_wave < 16 * 1024);  // frames are recycled: no growth with the number of waves
+    // Frames are recycled: no growth with the number of waves. Measured with the real allocator only: the frame
+    // pool now gives frames beyond its bound back to the allocator, and the sanitizers' allocators hold freed
+    // memory in quarantine (TSan grew 18 MiB over 25 waves), which says nothing about taskforge.
+    if (!under_sanitizer) CHECK(at_end - after_first_wave < 16 * 1024);
 }
