@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -114,11 +115,16 @@ public:
     }
 
     // Any thread. Like steal(), but tells an empty deque from a lost race (a caller should retry the latter).
-    steal_result<T> try_steal() {
+    steal_result<T> try_steal() { return try_steal_from(std::numeric_limits<std::int64_t>::min()); }
+
+    // Any thread. Like try_steal(), but takes only an item whose index is at least `lowest` (an earlier
+    // bottom_index() of the owner: then only items pushed since), and reports a deque whose oldest item is older
+    // as empty. Indices never repeat [I5], so the item at an index is the one pushed there.
+    steal_result<T> try_steal_from(std::int64_t lowest) {
         std::int64_t top = 0;
         std::int64_t bottom = 0;
         read_ends_for_steal(top, bottom);
-        if (top >= bottom) {
+        if (top >= bottom || top < lowest) {
             return {steal_status::empty, T{}};
         }
         // Acquire pairs with the release store in `grow`: the slots of a buffer we see are filled.
@@ -132,7 +138,6 @@ public:
         return {steal_status::success, item};
     }
 
-    // Any thread; a snapshot that may be stale by the time it returns.
     // Owner only. The item pop() would return next, without taking it, or nullopt when the deque looks empty. A
     // hint: a thief may take that item at any moment, so only pop() decides. Relaxed: we are the only writer of
     // `bottom_` and of the slot [I1][I3]; a stale `top_` only makes the answer staler.
@@ -142,6 +147,10 @@ public:
         return buffer_.load(std::memory_order_relaxed)->slot(bottom).load(std::memory_order_relaxed);
     }
 
+    // Owner only. The index the next push() will use. Relaxed: we are the only writer of `bottom_` [I1].
+    std::int64_t bottom_index() const noexcept { return bottom_.load(std::memory_order_relaxed); }
+
+    // Any thread; a snapshot that may be stale by the time it returns.
     std::int64_t size() const noexcept {
         const std::int64_t bottom = bottom_.load(std::memory_order_relaxed);  // snapshot only: no ordering needed
         const std::int64_t top = top_.load(std::memory_order_relaxed);
@@ -174,7 +183,7 @@ private:
     }
 
     // Owner only, cold: doubles the buffer, copying the live items [top, bottom).
-    ring* grow(ring* old, std::int64_t top, std::int64_t bottom) {
+    TASKFORGE_COLD ring* grow(ring* old, std::int64_t top, std::int64_t bottom) {
         auto bigger = std::make_unique<ring>(old->capacity * 2);
         for (std::int64_t i = top; i < bottom; ++i) {
             bigger->slot(i).store(old->slot(i).load(std::memory_order_relaxed), std::memory_order_relaxed);

@@ -29,8 +29,8 @@ namespace taskforge {
 template <class F, class G>
 requires std::is_invocable_v<F&> && std::is_invocable_v<G&>
     std::pair<detail::join_result_t<F>, detail::join_result_t<G>> join(F&& first, G&& second) {
-    scheduler* here = scheduler::current();
-    return (here != nullptr ? *here : default_scheduler()).join(std::forward<F>(first), std::forward<G>(second));
+    if (detail::worker* self = detail::current_worker) return detail::join_on_worker(*self->pool, *self, first, second);
+    return default_scheduler().join(std::forward<F>(first), std::forward<G>(second));
 }
 
 template <class... F>

@@ -20,7 +20,7 @@ struct job {
     execute_function execute;
     // What a waiting worker compares to decide whether it may run this job on top of its wait (waiting.hpp): the
     // group_state of a task_group's task, &task_family for a task with a handle (the waiter compares the job
-    // itself), nullptr otherwise (a join's stack job).
+    // itself), &join_family for a join's stack job (a leapfrogging waiter runs only those: join.hpp).
     const void* family;
     // Link for the injection queue (injection_queue.hpp); unused while the job sits in a worker's deque.
     std::atomic<job*> next{nullptr};
@@ -29,6 +29,9 @@ struct job {
 // The family of every task frame (task_frame.hpp): lets a waiting worker recognise a frame that a waiter already
 // claimed, whose queued job only drops the queue's reference (runtime.hpp, pop_own_if).
 inline constexpr char task_family = 0;
+
+// The family of every join's stack job (stack_job.hpp).
+inline constexpr char join_family = 0;
 
 inline void run(job* work) noexcept { work->execute(work); }
 

@@ -1,17 +1,28 @@
 // taskforge/detail/join.hpp — the algorithm behind join(f, g): `g` as a stack_job, `f` on the calling worker.
 //
-//   1. push `g`'s stack_job onto our own deque (a thief may take it from the other end);
+//   1. push `g`'s stack_job onto our own deque (a thief may take it from the other end) — no fence to wake a
+//      sleeper (parking.hpp [P4]);
 //   2. run `f` here;
 //   3. pop: if the top is `g`'s job, nobody took it — call `g` here, directly [J1];
-//      otherwise a thief has it: wait for its latch by the rules of waiting.hpp [J2].
+//      otherwise a thief has it: wait for its latch [J2], leapfrogging meanwhile.
 // If `f` throws and `g` was not taken, `g` never runs; if it was taken, we wait for it before rethrowing, because
 // its job lives in this frame. `f`'s exception wins over `g`'s.
+//
+// Leapfrogging (Wagner and Calder, "Leapfrogging: a portable technique for implementing efficient futures",
+// PPoPP 1993; as in Lace): while `g` runs on a thief, the owner steals back from that thief's deque — and only
+// from it — items the thief pushed after it began `g` (stack_job.hpp [J4]), so every item taken belongs to `g`'s
+// own subtree, which is what the owner waits for (waiting.hpp [W1]). Departures from Lace, each to keep [W1]:
+//   * it runs only stack jobs (a join's second half, always waited for by the frame that pushed it). A heap task
+//     from there may be detached, i.e. waited for by nobody below us; it goes to our own deque, for anyone;
+//   * the latch is read after each steal: an item pushed after `g` finished (the thief moved on) reaches us only
+//     with the latch already `done` — the thief's release exchange happens-before its later push, which
+//     happens-before our steal — and such an item is passed on the same way, never run;
+//   * after a few fruitless looks it blocks on the latch (waiting.hpp [W2]) instead of spinning on.
 #pragma once
 
 #include <cstddef>
 #include <exception>
 #include <functional>
-#include <optional>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -25,55 +36,98 @@ namespace taskforge::detail {
 template <class F, class G>
 using join_pair = std::pair<join_result_t<F>, join_result_t<G>>;
 
-// Worker `self` only. Waits until the thief released the latch [J2]. Never throws: the job lives in our frame, so
-// we may not leave before it is done (past the spare bound this wait blocks uncompensated, waiting.hpp [W6]).
+// Looks at the thief's deque this many times, with a pause between fruitless looks, before blocking.
+inline constexpr int leapfrog_looks = 256;
+
+// Worker `self` only, waiting on `latch` for a job that `thief` runs: one leapfrogging step. True if it ran a
+// job of that job's subtree.
+inline bool leapfrog_once(worker& self, worker& thief, std::int64_t base, const atomic<std::uint32_t>& latch) {
+    const steal_result<job*> stolen = thief.deque.try_steal_from(base);
+    if (stolen.status != steal_status::success) return false;
+    job* const work = stolen.item;
+    // Acquire pairs with [J2]'s release: `done` here means `work` may postdate the subtree (see above).
+    if (work->family == &join_family && !latch_state::is_done(latch.load(std::memory_order_acquire))) {
+        run(work);  // [W1] a stack job of the subtree we wait for
+        return true;
+    }
+    self.pool->submit(work);  // ours only to pass on: our own deque, announced as any spawn
+    return false;
+}
+
+// Worker `self` only. Waits until the thief released the latch [J2], leapfrogging meanwhile. Never throws: the
+// job lives in our frame, so we may not leave before it is done (past the spare bound the final block waits
+// uncompensated, waiting.hpp [W6]).
 template <class G>
 void wait_for_stolen(worker& self, stack_job<G>& taken) {
     auto& latch = taken.latch();
-    if (latch_state::is_done(latch.load(std::memory_order_acquire))) return;  // pairs with [J2]'s release
+    std::int64_t base = 0;
+    for (int look = 0; look < leapfrog_looks; ++look) {
+        if (latch_state::is_done(latch.load(std::memory_order_acquire))) return;  // pairs with [J2]'s release
+        worker* const thief = taken.thief(base);
+        if (thief != nullptr && runtime::stack_has_room(self) && leapfrog_once(self, *thief, base, latch)) {
+            look = 0;
+        } else {
+            cpu_relax();
+        }
+    }
     block_on(&self, latch, latch_state::waiting, &latch_state::is_done, nullptr, false);
 }
 
-// Worker `self` of `pool` only: takes `mine` back from its own deque if no thief took it [J1]. Jobs that `f` left
-// above it (detached spawns) are popped, then pushed back in their order once it is found; they are never run
-// here (waiting.hpp [W1]). Returns false when a thief has it.
-inline bool take_back(runtime& pool, worker& self, job* mine) {
-    if (pool.pop_own_if(self, [mine](job* top) { return top == mine; }) != nullptr) return true;  // the usual case
-    std::vector<job*> above;  // rare: only after `f` spawned without waiting
+// Worker `self` of `pool` only, cold: `g`'s job was not on top of our deque, where `top` came from (nullptr: the
+// deque was empty). Jobs that `f` left above it (detached spawns) are popped until it is found, then pushed back in
+// their order; they are never run here (waiting.hpp [W1]); spent entries are disposed of (runtime.hpp,
+// pop_own_if). Returns false when a thief has it.
+TASKFORGE_COLD inline bool take_back_after(runtime& pool, worker& self, job* top, job* mine) {
+    std::vector<job*> above;
     bool found = false;
-    while (auto top = self.deque.pop()) {
-        if (*top == mine) {
+    for (; top != nullptr; top = self.deque.pop().value_or(nullptr)) {
+        if (top == mine) {
             found = true;
             break;
         }
-        above.push_back(*top);
+        if (task_frame_base::spent(top)) {
+            run(top);  // drops the queue's reference only
+        } else {
+            above.push_back(top);
+        }
     }
     for (auto it = above.rbegin(); it != above.rend(); ++it) pool.submit(*it);
     return found;
+}
+
+// Worker `self` of `pool` only, when `f` threw: `g` must not outlive this frame [J1][J2].
+template <class G>
+TASKFORGE_COLD void settle_after_throw(runtime& pool, worker& self, stack_job<G>& second_job) noexcept {
+    try {
+        if (!take_back_after(pool, self, self.deque.pop().value_or(nullptr), &second_job)) {
+            wait_for_stolen(self, second_job);  // its result or exception is dropped: `f`'s exception wins
+        }
+    } catch (...) {  // pushing back a detached job failed to grow the deque: nothing sane is left
+        std::terminate();
+    }
 }
 
 // Worker `self` of `pool` only.
 template <class F, class G>
 join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second) {
     stack_job<G> second_job(second);
-    pool.submit(&second_job);  // our own deque: we are a worker of this pool
-    std::optional<join_result_t<F>> first_result;
-    std::exception_ptr first_error;
-    try {
-        invoke_into(first, first_result);
-    } catch (...) {
-        first_error = std::current_exception();
+    pool.push_join(self, &second_job);
+    join_result_t<F> first_result = [&]() -> join_result_t<F> {
+        try {
+            return call(first);
+        } catch (...) {
+            settle_after_throw(pool, self, second_job);
+            throw;
+        }
+    }();
+    job* const top = self.deque.pop().value_or(nullptr);
+    if (top == &second_job || take_back_after(pool, self, top, &second_job)) {  // [J1]
+        return {std::move(first_result), call(second)};  // not taken: `g` runs here; its exception propagates
     }
-    if (take_back(pool, self, &second_job)) {  // [J1]
-        if (first_error) std::rethrow_exception(std::move(first_error));
-        second_job.run_inline();  // not taken: `g` runs here; its exception propagates as is
-    } else {
-        wait_for_stolen(self, second_job);
-        if (first_error) std::rethrow_exception(std::move(first_error));
-        // Moved out first: the last reference to the exception is dropped on this thread (DESIGN.md).
-        if (second_job.error()) std::rethrow_exception(std::exchange(second_job.error(), nullptr));
-    }
-    return {std::move(*first_result), std::move(*second_job.result())};
+    wait_for_stolen(self, second_job);
+    // Moved out first: the last reference to the exception is dropped on this thread (DESIGN.md).
+    if (second_job.error()) std::rethrow_exception(std::exchange(second_job.error(), nullptr));
+    return {std::move(first_result), std::move(*second_job.result())};
 }
 
 // Any worker of `pool`: runs the callables of `calls` with indices [Low, High) by a balanced tree of joins.

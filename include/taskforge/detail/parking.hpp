@@ -32,6 +32,10 @@
 //   [P2] A worker that blocks in a wait stops being a runner of the pool's work without parking: before it blocks
 //   the runtime makes sure another worker stands in for it (waiting.hpp) and repeats step 3 (fence, look,
 //   notify_one) for the jobs it leaves behind in its own deque.
+//   [P4] A join's stack job (join.hpp) is announced without the fence of (b): its pusher always takes it back
+//   with a pop or waits for it, and a waiter that would block repeats step 3 first ([P2]). So a wake-up missed
+//   because a worker parked just then costs that one job its parallelism, never progress; the next push sees
+//   the parked worker. The fence would cost every join a locked instruction.
 //   [P3] notify_one() takes a sleeper off the list and counts it searching under the lock; cancel_park() takes
 //   itself off under the same lock. So each parked worker leaves the list exactly once, and a token is only ever
 //   sent to a worker that will consume it.
@@ -106,6 +110,12 @@ public:
 #if !defined(TASKFORGE_MODEL_MUTANT_PUSH_WITHOUT_FENCE)  // mutant (model build only): strands a job [P1]
         fence_seq_cst();
 #endif
+        if (should_wake(state_.load(std::memory_order_relaxed))) notify_one();
+    }
+
+    // Publisher of a job it will itself take back or wait for (a join's stack job) [P4]. Relaxed: no ordering
+    // against the push is claimed; a stale read only delays the wake-up to a later push.
+    void notify_without_fence() noexcept {
         if (should_wake(state_.load(std::memory_order_relaxed))) notify_one();
     }
 

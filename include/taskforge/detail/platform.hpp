@@ -81,6 +81,10 @@ struct atomic_add_type<const T*> {
 #error "TASKFORGE_MODEL_MUTANT_* reintroduces a protocol bug; it is only accepted in the Relacy model build"
 #endif
 
+// A rarely taken path kept out of line, so that the hot path calling it stays small enough to be inlined
+// (g++ and clang; both are the supported compilers).
+#define TASKFORGE_COLD [[gnu::noinline, gnu::cold]]
+
 namespace taskforge::detail {
 
 // Cache line size used to keep independently written atomics apart (false sharing). 64 bytes on x86-64 and

@@ -95,7 +95,7 @@ struct alignas(cache_line) worker {
 };
 
 // The worker running on this thread (of any runtime), or nullptr.
-inline thread_local worker* current_worker = nullptr;
+inline constinit thread_local worker* current_worker = nullptr;
 
 // Bumped in the child of every fork() (pthread_atfork). Relaxed everywhere: the child has one thread.
 inline atomic<std::uint32_t> fork_generation{0};
@@ -183,6 +183,13 @@ public:
         }
         if (inherited() || !injection_.push(work)) throw scheduler_closed();
         idle_.notify_after_seq_cst_publish();
+    }
+
+    // Worker `self` of this runtime only: pushes the stack job of a join, which `self` takes back or waits for
+    // (join.hpp), so the wake-up needs no fence (parking.hpp [P4]).
+    void push_join(worker& self, job* work) {
+        self.deque.push(work);
+        if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_without_fence();  // as in submit()
     }
 
     // Idempotent, thread-safe; not from one of our own workers (it would join itself). On another pool's worker
@@ -282,7 +289,9 @@ private:
             for (int attempt = 0; attempt < 4; ++attempt) {
                 const steal_result<job*> result = victim.deque.try_steal();
                 if (result.status == steal_status::success) {
-                    steal_more(self, victim);
+                    // A join's half comes alone: its owner leapfrogs only into work that has started (join.hpp),
+                    // and the jobs under it are the rest of the same fork-join, better left where they are.
+                    if (result.item->family != &join_family) steal_more(self, victim);
                     return result.item;
                 }
                 if (result.status == steal_status::empty) break;

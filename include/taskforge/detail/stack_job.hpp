@@ -4,7 +4,7 @@
 // a pop. Not stolen, the caller calls `g` itself: no allocation, no atomic beyond the deque's, no indirect call.
 // Stolen, the thief calls execute(), and the caller waits by the rules of waiting.hpp for the job's latch.
 //
-// Invariants (cited as [J1]..[J3]):
+// Invariants (cited as [J1]..[J4]):
 //   [J1] The job is executed exactly once: either the owner pops it back (and never publishes it again), or one
 //        thief takes it through the deque's steal (deque.hpp) and runs execute(). The owner only ever looks at the
 //        latch after its pop failed, i.e. after the deque gave the job to someone else.
@@ -14,6 +14,10 @@
 //        frame holding the job die — as soon as it acquires `done`.
 //   [J3] The latch never leaves `done`, and `waiting` is set only before it (state_word.hpp): a sleeping owner
 //        is always woken by the exchange of [J2].
+//   [J4] Before it calls the function, a thief that is a worker records where it runs it: its worker and the
+//        index its deque's next push will use (`base`), released by the store of `thief`. Every item that thief
+//        pushes from then until the latch is `done` is pushed by a frame above this job on its stack, so it
+//        belongs to this job's own subtree. The waiting owner may take such items (join.hpp, leapfrogging).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +31,7 @@
 #include "group_state.hpp"
 #include "job.hpp"
 #include "platform.hpp"
+#include "runtime.hpp"
 
 namespace taskforge::detail {
 
@@ -34,6 +39,17 @@ namespace taskforge::detail {
 template <class F>
 using join_result_t = std::conditional_t<std::is_void_v<std::invoke_result_t<F&>>, std::monostate,
                                          std::decay_t<std::invoke_result_t<F&>>>;
+
+// Calls `function` and returns its result, std::monostate for void.
+template <class F>
+join_result_t<F> call(F& function) {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+        std::invoke(function);
+        return {};
+    } else {
+        return std::invoke(function);
+    }
+}
 
 // Calls `function` and stores its result (or std::monostate) in `slot`.
 template <class F, class R>
@@ -58,18 +74,21 @@ class stack_job final : public job {
 public:
     using result_type = join_result_t<F>;
 
-    explicit stack_job(F& function) noexcept : job(&execute), function_(function) {}
+    explicit stack_job(F& function) noexcept : job(&execute, &join_family), function_(function) {}
     stack_job(const stack_job&) = delete;
     stack_job& operator=(const stack_job&) = delete;
 
-    // Owner, after popping the job back [J1]: runs it in place, no atomics.
-    void run_inline() {
-        deferred_finishes::flush();  // as in execute()
-        invoke_into(function_, result_);
-    }
-
     // Owner, after its pop failed: the latch to wait on (waiting.hpp) [J2][J3].
     atomic<std::uint32_t>& latch() noexcept { return latch_; }
+
+    // Owner, after its pop failed: the worker running the job and its deque's bottom index when it began, or
+    // nullptr while unknown (not started yet, or not run by a worker) [J4]. Acquire pairs with the release store
+    // in execute(), so `base` is the value stored before it.
+    worker* thief(std::int64_t& base) const noexcept {
+        worker* runner = thief_.load(std::memory_order_acquire);
+        if (runner != nullptr) base = base_.load(std::memory_order_relaxed);
+        return runner;
+    }
 
     // Owner, once the job is done (popped and run, or the latch acquired `done`).
     std::optional<result_type>& result() noexcept { return result_; }
@@ -79,6 +98,10 @@ private:
     static void execute(job* work) noexcept {
         auto* self = static_cast<stack_job*>(work);
         deferred_finishes::flush();  // never hold a group's finishes behind this job (group_state.hpp [G4])
+        if (worker* runner = current_worker) {  // [J4]
+            self->base_.store(runner->deque.bottom_index(), std::memory_order_relaxed);  // ordered by the release
+            self->thief_.store(runner, std::memory_order_release);  // pairs with the acquire in thief()
+        }
         try {
             invoke_into(self->function_, self->result_);
         } catch (...) {
@@ -95,6 +118,8 @@ private:
     std::optional<result_type> result_;
     std::exception_ptr error_;
     atomic<std::uint32_t> latch_{latch_state::pending};
+    atomic<worker*> thief_{nullptr};
+    atomic<std::int64_t> base_{0};
 };
 
 }  // namespace taskforge::detail
