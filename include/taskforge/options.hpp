@@ -30,7 +30,12 @@ struct options {
     // without a stand-in, and any other blocking wait on a worker throws
     // std::system_error(resource_unavailable_try_again).
     static constexpr std::size_t max_spare_threads = 1024;
-    static constexpr std::size_t default_stack_size = std::size_t{512} << 20;  // 512 MiB of address space
+    // 256 MiB of address space. A waiter runs only work it waits for (README, "waiting rules"), so the stack grows
+    // with the program's own nesting, never with unrelated work. The deepest nesting the tests promise, a
+    // 100,000-deep chain of spawn + get, measured 19 MB in a release build, 96 MB in a debug build and 138 MB under
+    // AddressSanitizer (g++ 12 / clang 14, x86-64); a 10,000-deep join recursion takes 2.7 MB (release). 256 MiB
+    // keeps 1.9x over the heaviest of those; pages are committed only when touched.
+    static constexpr std::size_t default_stack_size = std::size_t{256} << 20;
 };
 
 }  // namespace taskforge

@@ -127,7 +127,7 @@ long process_threads() {
 }
 
 // Stacks for the tests that make the pools start many spare threads: address space, not memory, but hundreds
-// of the default 512 MiB reservations are pointless (and heavy under TSan). Plenty for 150 nested waits.
+// of the default 256 MiB reservations are pointless (and heavy under TSan). Plenty for 150 nested waits.
 constexpr std::size_t chain_stack = std::size_t{8} << 20;
 
 }  // namespace

@@ -8,16 +8,9 @@
 // If `f` throws and `g` was not taken, `g` never runs; if it was taken, we wait for it before rethrowing, because
 // its job lives in this frame. `f`'s exception wins over `g`'s.
 //
-// Leapfrogging (Wagner and Calder, "Leapfrogging: a portable technique for implementing efficient futures",
-// PPoPP 1993; as in Lace): while `g` runs on a thief, the owner steals back from that thief's deque — and only
-// from it — items the thief pushed after it began `g` (stack_job.hpp [J4]), so every item taken belongs to `g`'s
-// own subtree, which is what the owner waits for (waiting.hpp [W1]). Departures from Lace, each to keep [W1]:
-//   * it runs only stack jobs (a join's second half, always waited for by the frame that pushed it). A heap task
-//     from there may be detached, i.e. waited for by nobody below us; it goes to our own deque, for anyone;
-//   * the latch is read after each steal: an item pushed after `g` finished (the thief moved on) reaches us only
-//     with the latch already `done` — the thief's release exchange happens-before its later push, which
-//     happens-before our steal — and such an item is passed on the same way, never run;
-//   * after a few fruitless looks it blocks on the latch (waiting.hpp [W2]) instead of spinning on.
+// While `g` runs on a thief, the owner leapfrogs: it steals back from that thief's deque, and only from it, stack
+// jobs of `g`'s own subtree (leapfrog.hpp [L1]-[L3]). After a few fruitless looks it blocks on the latch
+// (waiting.hpp [W2]) instead of spinning on.
 #pragma once
 
 #include <cstddef>
@@ -42,15 +35,17 @@ inline constexpr int leapfrog_looks = 256;
 // Worker `self` only, waiting on `latch` for a job that `thief` runs: one leapfrogging step. True if it ran a
 // job of that job's subtree.
 inline bool leapfrog_once(worker& self, worker& thief, std::int64_t base, const atomic<std::uint32_t>& latch) {
-    const steal_result<job*> stolen = thief.deque.try_steal_from(base);
-    if (stolen.status != steal_status::success) return false;
-    job* const work = stolen.item;
-    // Acquire pairs with [J2]'s release: `done` here means `work` may postdate the subtree (see above).
-    if (work->family == &join_family && !latch_state::is_done(latch.load(std::memory_order_acquire))) {
-        run(work);  // [W1] a stack job of the subtree we wait for
-        return true;
+    job* taken = nullptr;
+    switch (take_from_thief(thief.deque, base, latch, taken)) {
+        case leapfrog_take::run:
+            run(taken);  // [W1] a stack job of the subtree we wait for
+            return true;
+        case leapfrog_take::pass_on:
+            self.pool->submit(taken);  // our own deque, announced as any spawn
+            return false;
+        case leapfrog_take::nothing:
+            break;
     }
-    self.pool->submit(work);  // ours only to pass on: our own deque, announced as any spawn
     return false;
 }
 

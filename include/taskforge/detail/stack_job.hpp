@@ -17,7 +17,7 @@
 //   [J4] Before it calls the function, a thief that is a worker records where it runs it: its worker and the
 //        index its deque's next push will use (`base`), released by the store of `thief`. Every item that thief
 //        pushes from then until the latch is `done` is pushed by a frame above this job on its stack, so it
-//        belongs to this job's own subtree. The waiting owner may take such items (join.hpp, leapfrogging).
+//        belongs to this job's own subtree. The waiting owner may take such items (leapfrog.hpp).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +30,7 @@
 
 #include "group_state.hpp"
 #include "job.hpp"
+#include "leapfrog.hpp"
 #include "platform.hpp"
 #include "runtime.hpp"
 
@@ -61,13 +62,6 @@ void invoke_into(F& function, std::optional<R>& slot) {
         slot.emplace(std::invoke(function));
     }
 }
-
-namespace latch_state {
-inline constexpr std::uint32_t pending = 0;  // in a deque, or being run by a thief
-inline constexpr std::uint32_t done = 1;     // result or exception written [J2]
-inline constexpr std::uint32_t waiting = 2;  // the owner sleeps on the latch (state_word.hpp)
-constexpr bool is_done(std::uint32_t word) noexcept { return (word & done) != 0; }
-}  // namespace latch_state
 
 template <class F>
 class stack_job final : public job {
