@@ -44,6 +44,9 @@
 namespace taskforge {
 
 class task_group;
+namespace detail {
+struct scheduler_access;
+}
 
 class scheduler {
 public:
@@ -123,6 +126,7 @@ public:
 
 private:
     friend class task_group;
+    friend struct detail::scheduler_access;
 
     static detail::runtime_settings resolve(const options& settings, scheduler* self) {
         std::size_t threads = settings.threads;

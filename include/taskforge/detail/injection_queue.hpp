@@ -33,18 +33,11 @@ public:
     injection_queue& operator=(const injection_queue&) = delete;
 
     // Any thread. Appends `work` unless the queue is closed [Q2]; returns whether it did.
-    bool push(job* work) noexcept {
-        work->next.store(nullptr, std::memory_order_relaxed);  // published by the CAS below
-        std::uintptr_t head = head_.load(std::memory_order_relaxed);
-        do {
-            if ((head & closed) != 0) return false;
-            // seq_cst: the publisher's side of the parking protocol (parking.hpp) orders this against its load of
-            // the idle state; it also releases `work`'s contents to the consumer that acquires the link.
-        } while (
-            !head_.compare_exchange_weak(head, address(work), std::memory_order_seq_cst, std::memory_order_relaxed));
-        link(head, work);
-        return true;
-    }
+    bool push(job* work) noexcept { return append(work, false); }
+
+    // A worker of the queue's pool only: appends a job the pool accepted earlier (one it must hand on without
+    // running it, join.hpp), also while shutdown drains the queue — `closed` refuses new work, not accepted work.
+    void requeue(job* work) noexcept { append(work, true); }
 
     // Any thread, idempotent. Refuses every later push [Q2].
     void close() noexcept {
@@ -121,6 +114,20 @@ private:
                                             std::memory_order_relaxed)) {
         }
         link(head, &stub_);
+    }
+
+    bool append(job* work, bool accepted) noexcept {
+        work->next.store(nullptr, std::memory_order_relaxed);  // published by the CAS below
+        std::uintptr_t head = head_.load(std::memory_order_relaxed);
+        do {
+            if ((head & closed) != 0 && !accepted) return false;
+            // seq_cst: the publisher's side of the parking protocol (parking.hpp) orders this against its load of
+            // the idle state; it also releases `work`'s contents to the consumer that acquires the link. Keeps
+            // `closed` as it was.
+        } while (!head_.compare_exchange_weak(head, address(work) | (head & closed), std::memory_order_seq_cst,
+                                              std::memory_order_relaxed));
+        link(head, work);
+        return true;
     }
 
     static void no_execute(job*) noexcept {}

@@ -41,7 +41,7 @@ inline bool leapfrog_once(worker& self, worker& thief, std::int64_t base, const 
             run(taken);  // [W1] a stack job of the subtree we wait for
             return true;
         case leapfrog_take::pass_on:
-            self.pool->submit(taken);  // our own deque, announced as any spawn
+            self.pool->pass_on(taken);  // [L4] through the injection queue, never into our deque
             return false;
         case leapfrog_take::nothing:
             break;

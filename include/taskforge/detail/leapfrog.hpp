@@ -6,7 +6,7 @@
 // waits for (waiting.hpp [W1]). The thief publishes where `g` began: its deque's bottom index then (`base`,
 // stack_job.hpp [J4]).
 //
-// Invariants (cited as [L1]..[L3]):
+// Invariants (cited as [L1]..[L4]):
 //   [L1] An item at index >= base was pushed after `g` began (indices never repeat: deque.hpp [I5]), so
 //        try_steal_from(base) never yields what the thief had queued before it.
 //   [L2] An item pushed after the latch became `done` reaches the owner only with `done` visible: the thief's
@@ -17,6 +17,12 @@
 //   [L3] Only a stack job is run: it is waited for by the frame that pushed it, so by `g`. A heap task of the
 //        subtree may be detached (waited for by nobody below the owner); like anything failing [L2], it is
 //        handed back to the pool (`pass_on`), never run on top of the wait, never dropped.
+//   [L4] A worker's deque holds only what that worker pushed (its own frames' spawns and join halves, put back in
+//        their order when popped in passing) and, below anything pushed while it runs a stolen job, batches taken
+//        while it was idle. So [L2]'s "pushed by the thief while `g` ran" holds for every item at or above `base`.
+//        Hence a passed-on job goes to the injection queue (runtime.hpp, pass_on), which only idle workers drain,
+//        never into the leapfrogger's own deque: there a leapfrogger of *that* worker would take it for part of
+//        its own awaited subtree (found by adversarial review: the runtime then reported a false deadlock).
 #pragma once
 
 #include <cstdint>

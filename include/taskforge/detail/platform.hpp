@@ -74,11 +74,10 @@ struct atomic_add_type<const T*> {
      defined(TASKFORGE_MODEL_WEAKEN_GROW_RELEASE) || defined(TASKFORGE_MODEL_WEAKEN_STEAL_FENCE))
 #error "TASKFORGE_MODEL_WEAKEN_* deliberately breaks the deque; it is only accepted in the Relacy model build"
 #endif
-#if !defined(TASKFORGE_RELACY) &&                               \
-    (defined(TASKFORGE_MODEL_MUTANT_GROUP_CLEARS_AFTER_WAKE) || \
-     defined(TASKFORGE_MODEL_MUTANT_GROUP_RELAXED_FINISH) ||    \
-     defined(TASKFORGE_MODEL_MUTANT_RELEASE_IGNORES_CLAIMED) ||  \
-     defined(TASKFORGE_MODEL_MUTANT_PUSH_WITHOUT_FENCE) ||       \
+#if !defined(TASKFORGE_RELACY) &&                                                                                     \
+    (defined(TASKFORGE_MODEL_MUTANT_GROUP_CLEARS_AFTER_WAKE) ||                                                       \
+     defined(TASKFORGE_MODEL_MUTANT_GROUP_RELAXED_FINISH) ||                                                          \
+     defined(TASKFORGE_MODEL_MUTANT_RELEASE_IGNORES_CLAIMED) || defined(TASKFORGE_MODEL_MUTANT_PUSH_WITHOUT_FENCE) || \
      defined(TASKFORGE_MODEL_MUTANT_LEAPFROG_BELOW_BASE) || defined(TASKFORGE_MODEL_MUTANT_LEAPFROG_NO_RECHECK))
 #error "TASKFORGE_MODEL_MUTANT_* reintroduces a protocol bug; it is only accepted in the Relacy model build"
 #endif

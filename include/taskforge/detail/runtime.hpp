@@ -192,6 +192,14 @@ public:
         if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_without_fence();  // as in submit()
     }
 
+    // A worker of this runtime only: hands on a job it took but may not run (join.hpp, leapfrogging) through the
+    // injection queue, which only a worker with nothing on its stack takes from — never a deque (leapfrog.hpp
+    // [L4]). Accepted work: never refused, also during shutdown.
+    void pass_on(job* work) noexcept {
+        injection_.requeue(work);
+        idle_.notify_after_seq_cst_publish();  // the requeue's seq_cst CAS is the publication, as in submit()
+    }
+
     // Idempotent, thread-safe; not from one of our own workers (it would join itself). On another pool's worker
     // it blocks compensated (that pool keeps its parallelism while we join).
     void shutdown();

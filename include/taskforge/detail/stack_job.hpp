@@ -91,7 +91,7 @@ public:
 private:
     static void execute(job* work) noexcept {
         auto* self = static_cast<stack_job*>(work);
-        deferred_finishes::flush();  // never hold a group's finishes behind this job (group_state.hpp [G4])
+        deferred_finishes::flush();             // never hold a group's finishes behind this job (group_state.hpp [G4])
         if (worker* runner = current_worker) {  // [J4]
             self->base_.store(runner->deque.bottom_index(), std::memory_order_relaxed);  // ordered by the release
             self->thief_.store(runner, std::memory_order_release);  // pairs with the acquire in thief()
