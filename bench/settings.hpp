@@ -29,5 +29,6 @@ void register_workloads();
 void register_deque_benchmarks();
 void register_waiting_benchmarks();
 void register_join_benchmarks();
+void register_loop_benchmarks();
 
 }  // namespace bench

@@ -121,6 +121,14 @@ def main():
     w3 = [(p, v / 1e6) for p, v in w3 if v]
     bar_chart(os.path.join(DOCS, "w3_tree20.svg"), f"W3: binary task tree, depth 20 ({threads} threads)",
               "M tasks/s (higher is better)", w3)
+    triangle_serial = get("L3_triangle/serial", "real_time")
+    if triangle_serial:
+        # Parallel efficiency of the imbalanced loop: serial time / (threads x parallel time).
+        l3 = [(p, get(f"L3_triangle/{p}", "real_time")) for p in peers]
+        l3 = [(p, 100.0 * triangle_serial / (threads * v)) for p, v in l3 if v]
+        bar_chart(os.path.join(DOCS, "l3_imbalanced_loop.svg"),
+                  f"L3: imbalanced loop (iteration i costs ~i), parallel efficiency on {threads} threads",
+                  "% of perfect speedup (higher is better)", l3)
     counts = sorted({int(name.rsplit("/", 1)[1]) for name in runs if name.startswith("W2_fib30/taskforge/")})
     series = {}
     for workload, label in (("W2_fib30", "fib(30)"), ("W3_tree20", "tree(20)")):
@@ -174,6 +182,7 @@ def main():
         "![W2](w2_fib30.svg)",
         "![W3](w3_tree20.svg)",
         "![scaling](scaling.svg)",
+        "![L3](l3_imbalanced_loop.svg)",
         "",
         "Notes: oneTBB and OpenMP run with the calling thread as one of their threads (their model); taskforge's "
         "caller is outside its workers. libgomp runs tasks inline once more than 64 x threads are queued, which "
@@ -235,6 +244,7 @@ def update_readme(today, threads, runs, figures):
         "![W2](docs/w2_fib30.svg)",
         "![W3](docs/w3_tree20.svg)",
         "![scaling](docs/scaling.svg)",
+        "![L3](docs/l3_imbalanced_loop.svg)",
     ])
     path = os.path.join(ROOT, "README.md")
     with open(path) as handle:

@@ -7,7 +7,9 @@
 //   * On any other thread (outside any pool, or a worker of another pool) the whole tree runs as one task on the
 //     loop's scheduler while the caller waits, so every iteration runs on one of that scheduler's workers and
 //     loops nested in the body stay on it. (A caller that helps instead of waiting is the outside-waiter issue's.)
-//   * Splitting: adaptive_splitter (Rayon's thief-splitting, partition.hpp) or static pieces.
+//   * An adaptive loop first runs serially on that worker while it takes under `serial_budget` (doubling piece
+//     sizes, a clock read between pieces), so a small loop never pays for a steal; what is left then splits by
+//     adaptive_splitter (Rayon's thief-splitting, partition.hpp). A static loop splits into its pieces at once.
 //
 // Exceptions: the first body to throw (in time) records its exception and sets `failed`; every piece checks the
 // flag before it starts and is skipped once it is set. The exception is rethrown after the whole tree returned,
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <utility>
@@ -131,14 +134,38 @@ R split_range(runtime& pool, std::size_t begin, std::size_t end, const loop_sett
     return split_adaptive<R>(pool, begin, end, adaptive_splitter(threads), false, settings.min_chunk, piece, combine);
 }
 
+// A loop first runs serially on its worker for about this long: one that is over by then (most loops of a few
+// thousand cheap iterations) never pays for a steal, which costs a thief's wake-up and a cold cache.
+inline constexpr std::chrono::nanoseconds serial_budget{2000};
+
+// Worker of `pool` only: the whole loop over [0, count) (count > 0). Adaptive loops run pieces of min_chunk, then
+// twice, four times ... as many iterations here while the budget lasts, then split what is left; static loops
+// split at once (their association order must not depend on timing).
+template <class R, class Piece, class Combine>
+R run_on_worker(runtime& pool, std::size_t count, const loop_settings& settings, Piece& piece, Combine& combine) {
+    if (settings.fixed) return split_range<R>(pool, 0, count, settings, piece, combine);
+    const auto start = std::chrono::steady_clock::now();
+    std::size_t done = std::min(settings.min_chunk, count);
+    R prefix = piece(0, done);
+    for (std::size_t step = done; done < count; step *= 2) {
+        if (std::chrono::steady_clock::now() - start > serial_budget) {
+            return combine(std::move(prefix), split_range<R>(pool, done, count, settings, piece, combine));
+        }
+        const std::size_t end = count - done > step ? done + step : count;
+        prefix = combine(std::move(prefix), piece(done, end));
+        done = end;
+    }
+    return prefix;
+}
+
 // Runs the loop over [0, count) (count > 0) with `piece` and `combine` on `pool`; see the top of the file.
 // Returns the combined result of every piece.
 template <class R, class Piece, class Combine>
 R run_loop(scheduler& pool, std::size_t count, const loop_settings& settings, Piece& piece, Combine& combine) {
     runtime& inside = scheduler_access::of(pool);
     worker* const self = current_worker;
-    if (self != nullptr && self->pool == &inside) return split_range<R>(inside, 0, count, settings, piece, combine);
-    return pool.spawn([&] { return split_range<R>(inside, 0, count, settings, piece, combine); }).get();
+    if (self != nullptr && self->pool == &inside) return run_on_worker<R>(inside, count, settings, piece, combine);
+    return pool.spawn([&] { return run_on_worker<R>(inside, count, settings, piece, combine); }).get();
 }
 
 // Number of iterations from `first` to `last` of an integral index type: 0 when last <= first; never overflows.
