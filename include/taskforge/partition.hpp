@@ -4,8 +4,8 @@
 // thread_count() splits and halves the remaining budget at every split; a piece that turns out to have been
 // stolen — so some worker was idle — gets its budget reset to thread_count(). Pieces are split in halves, never
 // below `min_chunk` iterations. Busy pools therefore split little, idle workers get work where they steal it, and
-// nobody has to pick a grain size. One addition to Rayon's scheme: a loop first runs serially for ~2 us (pieces of
-// min_chunk, then twice as many iterations, and so on), and only what is left splits — a loop of a few thousand
+// nobody has to pick a grain size. One addition to Rayon's scheme: a loop first runs serially for ~2 us (a piece of
+// min_chunk iterations, then 4, 16, ... times as many), and only what is left splits — a loop of a few thousand
 // cheap iterations is over before a steal could pay off.
 //
 //   taskforge::parallel_for(0, n, body, taskforge::min_chunk{64});     // never run fewer than 64 per piece

@@ -7,7 +7,7 @@
 //   * On any other thread (outside any pool, or a worker of another pool) the whole tree runs as one task on the
 //     loop's scheduler while the caller waits, so every iteration runs on one of that scheduler's workers and
 //     loops nested in the body stay on it. (A caller that helps instead of waiting is the outside-waiter issue's.)
-//   * An adaptive loop first runs serially on that worker while it takes under `serial_budget` (doubling piece
+//   * An adaptive loop first runs serially on that worker while it takes under `serial_budget` (growing piece
 //     sizes, a clock read between pieces), so a small loop never pays for a steal; what is left then splits by
 //     adaptive_splitter (Rayon's thief-splitting, partition.hpp). A static loop splits into its pieces at once.
 //
@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <utility>
 
@@ -139,15 +140,16 @@ R split_range(runtime& pool, std::size_t begin, std::size_t end, const loop_sett
 inline constexpr std::chrono::nanoseconds serial_budget{2000};
 
 // Worker of `pool` only: the whole loop over [0, count) (count > 0). Adaptive loops run pieces of min_chunk, then
-// twice, four times ... as many iterations here while the budget lasts, then split what is left; static loops
-// split at once (their association order must not depend on timing).
+// 4, 16, ... times as many iterations here while the budget lasts (at most ~4x the budget in all, or the first
+// piece), then split what is left; static loops split at once (their association order must not depend on timing).
 template <class R, class Piece, class Combine>
 R run_on_worker(runtime& pool, std::size_t count, const loop_settings& settings, Piece& piece, Combine& combine) {
     if (settings.fixed) return split_range<R>(pool, 0, count, settings, piece, combine);
     const auto start = std::chrono::steady_clock::now();
     std::size_t done = std::min(settings.min_chunk, count);
     R prefix = piece(0, done);
-    for (std::size_t step = done; done < count; step *= 2) {
+    constexpr std::size_t growth = 4;  // few clock reads (~25-70 ns each here); saturates, never wraps to 0
+    for (std::size_t step = done; done < count; step = step > SIZE_MAX / growth ? SIZE_MAX : step * growth) {
         if (std::chrono::steady_clock::now() - start > serial_budget) {
             return combine(std::move(prefix), split_range<R>(pool, done, count, settings, piece, combine));
         }
