@@ -149,7 +149,7 @@ R run_on_worker(runtime& pool, std::size_t count, const loop_settings& settings,
     std::size_t done = std::min(settings.min_chunk, count);
     R prefix = piece(0, done);
     constexpr std::size_t growth = 4;  // few clock reads (~25-70 ns each here); saturates, never wraps to 0
-    for (std::size_t step = done; done < count; step = step > SIZE_MAX / growth ? SIZE_MAX : step * growth) {
+    for (std::size_t step = done; done<count; step = step> SIZE_MAX / growth ? SIZE_MAX : step * growth) {
         if (std::chrono::steady_clock::now() - start > serial_budget) {
             return combine(std::move(prefix), split_range<R>(pool, done, count, settings, piece, combine));
         }
