@@ -43,9 +43,10 @@ T reduce_offsets(scheduler& pool, std::size_t count, T init, Reduce& reduce, At&
     auto piece = [&](std::size_t begin, std::size_t end) -> std::optional<T> {
         if (failure.failed()) return std::nullopt;
         try {
-            T accumulator = static_cast<T>(at(begin));
+            At local = at;  // a copy nobody else can see: its captures stay in registers across the calls
+            T accumulator = static_cast<T>(local(begin));
             for (std::size_t i = begin + 1; i < end; ++i) {
-                accumulator = static_cast<T>(std::invoke(reduce, std::move(accumulator), static_cast<T>(at(i))));
+                accumulator = static_cast<T>(std::invoke(reduce, std::move(accumulator), static_cast<T>(local(i))));
             }
             return accumulator;
         } catch (...) {
@@ -77,7 +78,9 @@ requires std::is_invocable_v<Transform&, detail::common_index<I1, I2>> std::deca
     scheduler& pool, I1 first, I2 last, T&& init, Reduce&& reduce, Transform&& transform, const Options&... options) {
     using index = detail::common_index<I1, I2>;
     const auto begin = static_cast<index>(first);
-    auto at = [&](std::size_t offset) { return std::invoke(transform, detail::index_at(begin, offset)); };
+    auto at = [begin, &transform](std::size_t offset) {
+        return std::invoke(transform, detail::index_at(begin, offset));
+    };
     return detail::reduce_offsets<std::decay_t<T>>(pool, detail::index_count(begin, static_cast<index>(last)),
                                                    std::forward<T>(init), reduce, at,
                                                    detail::loop_settings::from(options...));
@@ -96,7 +99,7 @@ template <std::random_access_iterator Iterator, class T, class Reduce, class Tra
 requires std::is_invocable_v<Transform&, std::iter_reference_t<Iterator>> std::decay_t<T> parallel_reduce(
     scheduler& pool, Iterator first, Iterator last, T&& init, Reduce&& reduce, Transform&& transform,
     const Options&... options) {
-    auto at = [&](std::size_t offset) {
+    auto at = [first, &transform](std::size_t offset) {
         return std::invoke(transform, first[static_cast<std::iter_difference_t<Iterator>>(offset)]);
     };
     return detail::reduce_offsets<std::decay_t<T>>(pool, detail::iterator_count(first, last), std::forward<T>(init),
@@ -115,7 +118,7 @@ requires std::ranges::sized_range<Range> && std::is_invocable_v<Transform&, std:
     std::decay_t<T> parallel_reduce(scheduler& pool, Range&& range, T&& init, Reduce&& reduce, Transform&& transform,
                                     const Options&... options) {
     auto first = std::ranges::begin(range);
-    auto at = [&](std::size_t offset) {
+    auto at = [first, &transform](std::size_t offset) {
         return std::invoke(transform, first[static_cast<std::ranges::range_difference_t<Range>>(offset)]);
     };
     return detail::reduce_offsets<std::decay_t<T>>(pool, static_cast<std::size_t>(std::ranges::size(range)),

@@ -4,7 +4,7 @@
 // thread_count() splits and halves the remaining budget at every split; a piece that turns out to have been
 // stolen — so some worker was idle — gets its budget reset to thread_count(). Pieces are split in halves, never
 // below `min_chunk` iterations. Busy pools therefore split little, idle workers get work where they steal it, and
-// nobody has to pick a grain size. One addition to Rayon's scheme: a loop first runs serially for ~2 us (a piece of
+// nobody has to pick a grain size. One addition to Rayon's scheme: a loop first runs serially for ~4 us (a piece of
 // min_chunk iterations, then 4, 16, ... times as many), and only what is left splits — a loop of a few thousand
 // cheap iterations is over before a steal could pay off.
 //

@@ -17,7 +17,6 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -137,7 +136,7 @@ R split_range(runtime& pool, std::size_t begin, std::size_t end, const loop_sett
 
 // A loop first runs serially on its worker for about this long: one that is over by then (most loops of a few
 // thousand cheap iterations) never pays for a steal, which costs a thief's wake-up and a cold cache.
-inline constexpr std::chrono::nanoseconds serial_budget{2000};
+inline constexpr std::uint64_t serial_budget = 4 * rough_ticks_per_microsecond;  // ~4 us (platform.hpp)
 
 // Worker of `pool` only: the whole loop over [0, count) (count > 0). Adaptive loops run pieces of min_chunk, then
 // 4, 16, ... times as many iterations here while the budget lasts (at most ~4x the budget in all, or the first
@@ -145,12 +144,12 @@ inline constexpr std::chrono::nanoseconds serial_budget{2000};
 template <class R, class Piece, class Combine>
 R run_on_worker(runtime& pool, std::size_t count, const loop_settings& settings, Piece& piece, Combine& combine) {
     if (settings.fixed) return split_range<R>(pool, 0, count, settings, piece, combine);
-    const auto start = std::chrono::steady_clock::now();
+    const std::uint64_t start = rough_ticks();
     std::size_t done = std::min(settings.min_chunk, count);
     R prefix = piece(0, done);
-    constexpr std::size_t growth = 4;  // few clock reads (~25-70 ns each here); saturates, never wraps to 0
+    constexpr std::size_t growth = 4;  // few clock reads; saturates, never wraps to 0
     for (std::size_t step = done; done<count; step = step> SIZE_MAX / growth ? SIZE_MAX : step * growth) {
-        if (std::chrono::steady_clock::now() - start > serial_budget) {
+        if (rough_ticks() - start > serial_budget) {
             return combine(std::move(prefix), split_range<R>(pool, done, count, settings, piece, combine));
         }
         const std::size_t end = count - done > step ? done + step : count;
