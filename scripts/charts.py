@@ -210,6 +210,18 @@ def update_readme(today, threads, runs, figures):
         run = runs.get(name)
         return f"{run['real_time']:.1f} ms" if run else "-"
 
+    def micro(name):
+        run = runs.get(name)
+        return f"{run['real_time']:.1f} us" if run and run.get("time_unit") == "us" else "-"
+
+    def efficiency(name):
+        run, serial = runs.get(name), runs.get("L3_triangle/serial")
+        return f"{100.0 * serial['real_time'] / (threads * run['real_time']):.0f}%" if run and serial else "-"
+
+    def per_item_ns(name):
+        run = runs.get(name)
+        return f"{1e9 / run['items_per_second']:.2f} ns" if run and "items_per_second" in run else "-"
+
     def figure(workload, contender, metric, fmt):
         for item in figures:
             if (item["workload"], item["contender"], item["metric"]) == (workload, contender, metric):
@@ -233,6 +245,18 @@ def update_readme(today, threads, runs, figures):
             *[figure("W5_wake_latency", p, "median_us", "%.1f us") for p in ("taskforge", "oneTBB")]),
         "| W6 uneven load, speedup over 1 worker | {} | {} | {} |".format(
             *[figure("W6_uneven", p, "speedup", "%.2fx") for p in ("taskforge", "oneTBB", "OpenMP")]),
+        "| W2 fib(30) with `join` (oneTBB: `parallel_invoke`) | {} | {} | - |".format(
+            *[ms(f"W2_join_fib30/{p}/{threads}") for p in ("taskforge", "oneTBB")]),
+        "| L1 `parallel_reduce`, 10^7 cheap terms (serial {}) | {} | {} | {} |".format(
+            micro("L1_sum10M/serial/10000000"), micro("L1_sum10M/taskforge/n:10000000/min_chunk:0"),
+            micro("L1_sum10M/oneTBB/10000000"), micro("L1_sum10M/OpenMP/10000000")),
+        "| L2 the same, 1,000 terms, from outside (serial {}) | {} | {} | {} |".format(
+            micro("L2_sum1000/serial/1000"), micro("L2_sum1000/taskforge/1000/0"), micro("L2_sum1000/oneTBB/1000"),
+            micro("L2_sum1000/OpenMP/1000")),
+        "| L3 imbalanced loop, parallel efficiency | {} | {} | {} |".format(
+            *[efficiency(f"L3_triangle/{p}") for p in ("taskforge", "oneTBB", "OpenMP")]),
+        "| L4 `parallel_for`, empty body, per iteration | {} | {} | {} |".format(
+            *[per_item_ns(f"L4_empty1M/{p}") for p in ("taskforge", "oneTBB", "OpenMP")]),
     ]
     section = "\n".join([
         f"Measured {today} on this project's {threads}-core CI-class machine with `scripts/bench.sh`, rendered by "
