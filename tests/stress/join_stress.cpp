@@ -77,3 +77,66 @@ TEST_CASE("seeded join trees: every leaf exactly once, exceptions reach the root
         CHECK(failed_rounds < rounds);  // and the normal one
     }
 }
+
+namespace {
+
+// Where a join half sits in its tree: which tree, how deep, and the left/right turns from the root (a leading 1,
+// then one bit per level). Half `a` is an ancestor of half `b` iff same tree, shallower, and a's turns prefix b's.
+struct half_position {
+    int tree;
+    int level;
+    std::uint64_t turns;
+    bool is_ancestor_of(const half_position& other) const {
+        return tree == other.tree && level < other.level && (other.turns >> (other.level - level)) == turns;
+    }
+};
+
+// The halves running on this thread, outermost first.
+thread_local std::vector<half_position> running_halves;
+std::atomic<long> unrelated_below{0};
+
+// A join tree whose every half checks, as it starts, that each half already running on its thread is one of its
+// ancestors: the user-visible form of the waiting rule [W1] (a waiter runs only work it waits for) for a program
+// made of joins only — leapfrogging included (leapfrog.hpp [L1]-[L4]).
+void checked_tree(const half_position& here, int levels, std::uint32_t leaf_spin) {
+    for (const half_position& below : running_halves) {
+        if (!below.is_ancestor_of(here)) unrelated_below.fetch_add(1, std::memory_order_relaxed);
+    }
+    running_halves.push_back(here);
+    if (here.level < levels) {
+        taskforge::join(
+            [&] {
+                checked_tree({here.tree, here.level + 1, here.turns * 2}, levels, leaf_spin);
+            },
+            [&] {
+                checked_tree({here.tree, here.level + 1, here.turns * 2 + 1}, levels, leaf_spin);
+            });
+        spin(leaf_spin * 8);  // work after the join too: the frame stays on its stack while others leapfrog
+    } else {
+        spin(leaf_spin);
+    }
+    running_halves.pop_back();
+}
+
+}  // namespace
+
+TEST_CASE("a join half only ever starts on top of its own ancestors, with many trees in flight", "[join][stress]") {
+    const int batches = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 20 : 150;
+    for (const std::size_t threads : {std::size_t{3}, std::size_t{8}}) {
+        taskforge::scheduler pool{taskforge::options{.threads = threads}};
+        std::mt19937 random(static_cast<std::uint32_t>(threads));
+        int tree = 0;
+        for (int batch = 0; batch < batches; ++batch) {
+            taskforge::task_group group{pool};
+            for (int i = 0; i < 32; ++i) {
+                const half_position root{++tree, 0, 1};
+                const int levels = 1 + static_cast<int>(random() % 7);
+                const auto leaf_spin = static_cast<std::uint32_t>(random() % 2000);
+                group.spawn([root, levels, leaf_spin] { checked_tree(root, levels, leaf_spin); });
+            }
+            group.wait();
+        }
+        INFO("threads " << threads);
+        CHECK(unrelated_below.load() == 0);
+    }
+}
