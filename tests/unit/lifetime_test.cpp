@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -276,9 +277,10 @@ thread_local char per_thread_scratch[16 * 1024];  // static TLS, which glibc car
 int small_stack_chain(taskforge::scheduler& pool, int depth) {
     if (depth == 0) return 0;
     return pool.spawn([&pool, depth] {
-               per_thread_scratch[static_cast<std::size_t>(depth) % sizeof per_thread_scratch] = 1;
-               return small_stack_chain(pool, depth - 1);
-           }).get() +
+                   per_thread_scratch[static_cast<std::size_t>(depth) % sizeof per_thread_scratch] = 1;
+                   return small_stack_chain(pool, depth - 1);
+               })
+               .get() +
            1;
 }
 }  // namespace
@@ -366,6 +368,37 @@ TEST_CASE("spawning from an atexit handler after the default scheduler was destr
     const int code = wait_for_child(child);
     INFO("child: exit code, or 1000 + signal: " << code << " (42: both spawns threw scheduler_closed)");
     CHECK(code == 42);  // old code: reads the destroyed scheduler (SIGSEGV or a sanitizer report)
+}
+
+TEST_CASE("in a forked child, join and the parallel loops on an inherited scheduler throw scheduler_closed",
+          "[lifetime][fork][misuse][loop]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    CHECK(taskforge::parallel_reduce(pool, 0, 1000, 0L, std::plus<>{}, [](int i) { return long{i}; }) == 499'500);
+    std::fflush(nullptr);  // or the child flushes a copy of the parent's buffered output at exit
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        arm_child_alarm();
+        std::atexit(&quiet_exit);
+        int code = 0;
+        const auto refused = [&code](int bit, auto&& call) {
+            try {
+                call();
+                code |= bit;  // it ran, or it would hang: nobody in this process runs the pool's tasks
+            } catch (const taskforge::scheduler_closed&) {
+            } catch (...) {
+                code |= bit << 4;
+            }
+        };
+        refused(1, [&] { taskforge::parallel_for(pool, 0, 100, [](int) {}); });
+        refused(2, [&] { (void)taskforge::parallel_reduce(pool, 0, 100, 0, std::plus<>{}, [](int i) { return i; }); });
+        refused(4, [&] { (void)pool.join([] { return 1; }, [] { return 2; }); });
+        exit_child(code);
+    }
+    const int code = wait_for_child(child);
+    INFO("child: exit code, or 1000 + signal: " << code << " (0: every call threw scheduler_closed)");
+    CHECK(code == 0);
 }
 
 TEST_CASE("a forked child gets scheduler_closed from an inherited scheduler and exits normally",
@@ -475,7 +508,8 @@ TEST_CASE("fork() inside a task: the child gets scheduler_closed and exits norma
                              } catch (const taskforge::scheduler_closed&) {
                              }
                              _exit(flags);
-                         }).get();
+                         })
+                         .get();
     release.store(true);
     INFO("child: exit code, or 1000 + signal: " << code << " (1/2: spawn accepted, 4: wait returned)");
     CHECK(code == 0);

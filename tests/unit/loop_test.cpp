@@ -264,3 +264,34 @@ TEST_CASE("parallel_reduce works with a move-only accumulator", "[loop][unit]") 
                                             [](int i) { return std::make_unique<long>(i); });
     CHECK(*total == 1 + 10'000L * 9'999 / 2);
 }
+
+TEST_CASE("loops from several outside threads race a shutdown: each completes or throws scheduler_closed",
+          "[loop][unit][shutdown]") {
+    for (int round = 0; round < 20; ++round) {
+        taskforge::scheduler pool{taskforge::options{.threads = 2}};
+        std::atomic<int> completed{0};
+        std::atomic<int> wrong{0};
+        std::vector<std::thread> callers;
+        for (int caller = 0; caller < 3; ++caller) {
+            callers.emplace_back([&] {
+                for (;;) {  // until the shutdown refuses a loop: every caller meets both outcomes
+                    try {
+                        std::atomic<long> visits{0};
+                        taskforge::parallel_for(pool, 0, 5000, [&](int) { ++visits; });
+                        const long sum =
+                            taskforge::parallel_reduce(pool, 0, 5000, 0L, std::plus<>{}, [](int i) { return long{i}; });
+                        if (visits.load() != 5000 || sum != 5000L * 4999 / 2) ++wrong;
+                        ++completed;
+                    } catch (const taskforge::scheduler_closed&) {
+                        return;
+                    }
+                }
+            });
+        }
+        while (completed.load() == 0) std::this_thread::yield();  // at least one loop ran before the shutdown
+        std::this_thread::sleep_for(std::chrono::microseconds(50 * round));
+        pool.shutdown();  // racing the callers' loops, some of them half done
+        for (auto& caller : callers) caller.join();
+        REQUIRE(wrong.load() == 0);  // an accepted loop ran every iteration exactly once, even during shutdown
+    }
+}
