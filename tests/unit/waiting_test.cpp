@@ -569,6 +569,27 @@ TEST_CASE("spare threads started for blocked waits retire after about a second i
         5s * sanitizer_slowdown);  // contract: spares retire after ~1 s idle
     INFO("threads before " << before << ", right after the chain " << after_chain << ", at the end " << current);
     CHECK(retired);
+    CHECK(run_hops(pools, 200) == 200);  // the retired spares' slots are reused: their threads joined first [R3]
+}
+
+TEST_CASE("when a scheduler's destructor returns, every thread it started has exited, spares included",
+          "[waiting][spare][lifetime][unit]") {
+    TASKFORGE_WATCHDOG();
+    const long before = process_threads();
+    long during = 0;
+    for (int round = 0; round < 3; ++round) {
+        taskforge::scheduler first{taskforge::options{.threads = 1, .stack_size = chain_stack}};
+        taskforge::scheduler second{taskforge::options{.threads = 1, .stack_size = chain_stack}};
+        std::vector<taskforge::scheduler*> pools{&first, &second};
+        CHECK(run_hops(pools, 200) == 200);  // ~100 spares per pool, all still alive at destruction
+        during = process_threads();
+    }
+    // No eventually(): old code detached its spares, which were still exiting here (and a program returning from
+    // main() at this point crashed in ThreadSanitizer's and glibc's thread teardown).
+    const long after = process_threads();
+    INFO("threads before " << before << ", with the pools " << during << ", after destruction " << after);
+    CHECK(during > before + 2);
+    CHECK(after == before);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -19,12 +19,18 @@
 //   Worker slots are numbered 0 .. threads + max_spare_threads - 1; the first `threads` are the pool's own
 //   workers, started by the constructor. `live_` counts started threads and `blocked_` those blocked in a wait
 //   (both under `spares_mutex_`, cold path). Invariant [R1]: while live_ - blocked_ < threads, a worker that is
-//   about to block first starts a spare (a detached thread in a free slot), so the pool never has fewer than
+//   about to block first starts a spare (a thread in a free slot), so the pool never has fewer than
 //   `threads` threads able to run its work — a blocked wait can never starve the pool of the work it waits for.
 //   [R2] A spare parks with a timeout (spare_idle_timeout); when it expires with no work visible and the pool has
 //   more standing threads than `threads`, it retires: its slot goes back on the free list. Slots are published
 //   with `slot_count_` (release), and a slot's worker object lives as long as the runtime, so thieves iterate
 //   0 .. slot_count_ without a lock; a retired slot's deque is empty (its worker parked with nothing left).
+//   [R3] Every thread the runtime starts is joined by the runtime, never detached: a retired spare's thread is
+//   joined when its slot is reused (it is past its last access by then: it freed the slot under spares_mutex_),
+//   and shutdown() joins whatever is left. So when the scheduler's destructor returns, none of its threads
+//   still runs, not even the thread-exit code of the C library: a program that returns from main() right after
+//   cannot race a worker's exit (a detached thread still exiting during exit() crashed ThreadSanitizer's and
+//   glibc's thread teardown).
 //   More than max_spare_threads spares would be needed only by more than that many simultaneously blocked waits;
 //   a wait that depends on a standing worker then throws std::system_error(resource_unavailable_try_again), and
 //   one that does not (a wait for a task already running elsewhere) blocks uncompensated (waiting.hpp [W6]).
@@ -145,15 +151,19 @@ public:
         register_fork_handler();
         owned_.reserve(capacity_);
         for (std::size_t i = 0; i < settings.threads; ++i) add_slot(false);
-        threads_.reserve(settings.threads);
+        threads_.resize(capacity_);
         live_ = settings.threads;
+        std::size_t started = 0;
         try {
-            for (std::size_t i = 0; i < settings.threads; ++i) {
-                worker* self = slots_[i];
-                threads_.push_back(launch_thread(settings.stack_size, [this, self] { worker_main(*self); }));
+            for (; started < settings.threads; ++started) {
+                worker* self = slots_[started];
+                threads_[started] = launch_thread(settings.stack_size, [this, self] { worker_main(*self); });
             }
         } catch (...) {
-            live_ = threads_.size();
+            {
+                std::lock_guard lock(spares_mutex_);
+                live_ = started;
+            }
             shutdown();
             throw;
         }
@@ -377,7 +387,9 @@ private:
     std::vector<std::unique_ptr<worker>> owned_;  // the slots' workers; guarded by spares_mutex_
     injection_queue injection_;
     idle_coordinator idle_;
-    std::vector<launched_thread> threads_;  // the pool's own workers (spares are detached)
+    // Slot i's current or last thread [R3]. The own workers' entries (i < threads) are written by the constructor
+    // only; a spare slot's entry is written under spares_mutex_, and read by shutdown() once no spare is left.
+    std::vector<launched_thread> threads_;
     std::mutex shutdown_mutex_;
     std::mutex spares_mutex_;
     std::size_t live_ = 0;                   // started threads, spares included; guarded by spares_mutex_
@@ -532,10 +544,12 @@ inline void runtime::start_spare_locked() {
     }
     spare->searching = false;
     spare->ticks = 0;
+    launched_thread& thread = threads_[spare->index];
+    if (thread.joinable()) thread.join();  // the slot's retired spare [R3]: past its last access, exiting
     // Relaxed: shutdown() reads the count only after joining every worker that could have started this spare.
     spares_alive_.fetch_add(1, std::memory_order_relaxed);
     try {
-        launch_thread(settings_.stack_size, [this, spare] { worker_main(*spare); }).detach();
+        thread = launch_thread(settings_.stack_size, [this, spare] { worker_main(*spare); });
     } catch (...) {
         spares_alive_.fetch_sub(1, std::memory_order_relaxed);
         free_slots_.push_back(spare->index);
@@ -556,13 +570,20 @@ inline void runtime::shutdown() {
     idle_.close();
     worker* other = current_worker;  // a worker of another pool: block compensated while we join
     if (other != nullptr) other->pool->begin_blocking(true);
-    for (auto& thread : threads_) {
-        if (thread.joinable()) thread.join();
+    for (std::size_t i = 0; i < settings_.threads; ++i) {
+        if (threads_[i].joinable()) threads_[i].join();
     }
-    // Acquire pairs with the exiting spares' release decrement: their last accesses happen-before our return.
+    // Acquire pairs with the exiting spares' release decrement: their last accesses happen-before our return,
+    // and with none left running, none can start another.
     for (std::uint32_t alive = spares_alive_.load(std::memory_order_acquire); alive != 0;
          alive = spares_alive_.load(std::memory_order_acquire)) {
         futex_wait(spares_alive_, alive);
+    }
+    {
+        std::lock_guard spares_lock(spares_mutex_);
+        for (std::size_t i = settings_.threads; i < capacity_; ++i) {
+            if (threads_[i].joinable()) threads_[i].join();  // [R3]
+        }
     }
     if (other != nullptr) other->pool->end_blocking();
 }

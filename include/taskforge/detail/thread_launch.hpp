@@ -35,7 +35,12 @@ public:
     launched_thread() noexcept = default;
     launched_thread(launched_thread&& other) noexcept
         : handle_(other.handle_), joinable_(std::exchange(other.joinable_, false)) {}
-    launched_thread& operator=(launched_thread&&) = delete;
+    launched_thread& operator=(launched_thread&& other) noexcept {
+        if (joinable_) std::terminate();  // like std::thread: a running thread's handle is never dropped
+        handle_ = other.handle_;
+        joinable_ = std::exchange(other.joinable_, false);
+        return *this;
+    }
     launched_thread(const launched_thread&) = delete;
     ~launched_thread() {
         if (joinable_) std::terminate();  // like std::thread: a worker must be joined
@@ -57,10 +62,6 @@ public:
     }
 
     bool joinable() const noexcept { return joinable_; }
-    void detach() {
-        pthread_detach(handle_);
-        joinable_ = false;
-    }
     void join() {
         pthread_join(handle_, nullptr);
         joinable_ = false;
