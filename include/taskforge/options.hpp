@@ -24,7 +24,15 @@ struct options {
     // task last; must not throw. nullptr = print the exception's what() to stderr. Never std::terminate.
     void (*on_unhandled_exception)(std::exception_ptr) noexcept = nullptr;
 
+    // Guest slots: how many threads that are not workers may help at once while they wait on this scheduler's
+    // work (README, "waiting rules"). A waiting outside thread takes a free slot and, until its wait is over, runs
+    // the awaited task, its group's tasks and what they spawn, instead of sleeping; with every slot taken it
+    // sleeps as before. 0 = outside threads never run tasks. At most max_guest_slots, else the constructor throws
+    // std::invalid_argument.
+    std::size_t guest_slots = 4;
+
     static constexpr std::size_t max_threads = 1024;
+    static constexpr std::size_t max_guest_slots = 30;
     // Spare workers a scheduler may start to stand in for workers blocked in waits (README, "waiting rules");
     // spares retire after a second idle. Past the bound, a wait for a task already running elsewhere blocks
     // without a stand-in, and any other blocking wait on a worker throws

@@ -128,6 +128,8 @@ private:
     friend class task_group;
     friend struct detail::scheduler_access;
 
+    static_assert(options::max_guest_slots <= detail::guest_slots::max_slots);
+
     static detail::runtime_settings resolve(const options& settings, scheduler* self) {
         std::size_t threads = settings.threads;
         if (threads == 0) threads = std::thread::hardware_concurrency();
@@ -135,11 +137,16 @@ private:
         if (threads > options::max_threads) {
             throw std::invalid_argument("taskforge: options::threads exceeds options::max_threads (1024)");
         }
+        if (settings.guest_slots > options::max_guest_slots) {
+            throw std::invalid_argument("taskforge: options::guest_slots exceeds options::max_guest_slots (30)");
+        }
         if (settings.stack_size != 0 && settings.stack_size < detail::minimum_stack_size()) {
             throw std::invalid_argument("taskforge: options::stack_size is below the platform's minimum stack size");
         }
-        return {threads, settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
+        return {threads,
+                settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
                 options::max_spare_threads,
+                settings.guest_slots,
                 settings.on_unhandled_exception != nullptr ? settings.on_unhandled_exception
                                                            : &detail::default_exception_report,
                 self};

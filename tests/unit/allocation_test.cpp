@@ -38,13 +38,29 @@ void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
 void operator delete(void* memory, std::align_val_t) noexcept { std::free(memory); }
 void operator delete(void* memory, std::size_t, std::align_val_t) noexcept { std::free(memory); }
 
+// Without guest slots the caller only waits: one frame in flight, plus those in the workers' outboxes.
 TEST_CASE("after warm-up, 100,000 spawn + get from outside make no global operator new call", "[allocation][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::scheduler pool{taskforge::options{.threads = 2, .guest_slots = 0}};
     for (int i = 0; i < 10'000; ++i) pool.spawn([i] { return i; }).get();  // warm-up: frames are cached
     const long before = allocations.load();
     long sum = 0;
     for (int i = 0; i < 100'000; ++i) sum += pool.spawn([i] { return i; }).get();
     CHECK(allocations.load() - before == 0);
+    CHECK(sum == 99'999L * 100'000 / 2);
+}
+
+// A guest runs the task itself, often while a worker that lost the race still holds the queue's reference to the
+// frame (a claimed frame's spent entry): while that worker is descheduled, the caller goes on spawning and frames
+// pile up behind it. They come back (recycled, not leaked), so the frames allocated stay a small fraction.
+TEST_CASE("after warm-up, 100,000 spawn + get from a helping outside thread allocate few frames",
+          "[allocation][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    for (int i = 0; i < 10'000; ++i) pool.spawn([i] { return i; }).get();
+    const long before = allocations.load();
+    long sum = 0;
+    for (int i = 0; i < 100'000; ++i) sum += pool.spawn([i] { return i; }).get();
+    INFO("operator new calls: " << allocations.load() - before);
+    CHECK(allocations.load() - before < 10'000);
     CHECK(sum == 99'999L * 100'000 / 2);
 }
 

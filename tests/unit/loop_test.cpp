@@ -218,7 +218,8 @@ TEST_CASE("when several bodies throw, exactly one exception arrives and the loop
     }
 }
 
-TEST_CASE("a loop from outside the pool uses the workers; called from a worker it stays on its pool", "[loop][unit]") {
+TEST_CASE("a loop from outside the pool uses the workers and the waiting caller; from a worker it stays on its pool",
+          "[loop][unit]") {
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
     std::mutex guard;
     std::set<std::thread::id> runners;
@@ -227,8 +228,10 @@ TEST_CASE("a loop from outside the pool uses the workers; called from a worker i
         std::lock_guard lock(guard);
         runners.insert(std::this_thread::get_id());
     });
-    CHECK(runners.size() >= 2);  // both workers (or a spare standing in), never the calling thread
-    CHECK(runners.count(std::this_thread::get_id()) == 0);
+    // The workers (or a spare standing in); the caller helps as a guest (waiting rules [W4]) but cannot keep
+    // up with two workers' stealing of a 100 ms loop.
+    runners.erase(std::this_thread::get_id());
+    CHECK(runners.size() >= 2);
 
     taskforge::scheduler other{taskforge::options{.threads = 1}};
     const bool all_on_pool = pool.spawn([&] {

@@ -72,6 +72,12 @@ public:
 
     // Consumer-lock holder only. The oldest job, or nullptr when empty or when a push is half done [Q3].
     job* pop() noexcept {
+        return pop_if([](const job*) { return true; });
+    }
+
+    // Consumer-lock holder only. The oldest job if `wanted(job)`; else nullptr, and the queue keeps it.
+    template <class Wanted>
+    job* pop_if(Wanted wanted) noexcept {
         job* tail = tail_.load(std::memory_order_relaxed);  // [Q1] ours while we hold the lock
         // Acquire pairs with the release link store in push [Q3]: the job's contents are visible.
         job* next = tail->next.load(std::memory_order_acquire);
@@ -81,6 +87,9 @@ public:
             tail = next;
             next = next->next.load(std::memory_order_acquire);
         }
+        // The stub is behind us: `tail` is the oldest job, linked and read under the acquire above [Q3]. Leaving it
+        // here keeps the queue valid: tail_ points at a real node, which counts as non-empty [Q4].
+        if (!wanted(static_cast<const job*>(tail))) return nullptr;
         if (next != nullptr) {
             tail_.store(next, std::memory_order_relaxed);
             return tail;

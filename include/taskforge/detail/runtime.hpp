@@ -67,6 +67,7 @@
 #include "../errors.hpp"
 #include "frame_pool.hpp"
 #include "group_state.hpp"
+#include "guest_slots.hpp"
 #include "injection_queue.hpp"
 #include "job.hpp"
 #include "parking.hpp"
@@ -85,7 +86,8 @@ struct alignas(cache_line) worker {
 
     runtime* pool;
     std::size_t index;
-    bool spare;  // started to stand in for a blocked worker; may retire when idle [R2]
+    bool spare;          // started to stand in for a blocked worker; may retire when idle [R2]
+    bool guest = false;  // a guest slot: its owner is whichever waiting outside thread is inside (guest_slots.hpp)
     chase_lev_deque<job*> deque{256};
     std::uint64_t random_state;
     std::uintptr_t stack_floor = 0;  // below this address, a wait blocks instead of running work inline
@@ -124,6 +126,7 @@ struct runtime_settings {
     std::size_t threads;
     std::size_t stack_size;
     std::size_t max_spares;
+    std::size_t guests;  // guest slots (guest_slots.hpp)
     exception_handler on_unhandled_exception;
     void* owner;  // the public scheduler object, returned by scheduler::current()
 };
@@ -144,13 +147,15 @@ public:
 
     explicit runtime(const runtime_settings& settings)
         : settings_(settings),
-          capacity_(settings.threads + settings.max_spares),
+          capacity_(settings.threads + settings.guests + settings.max_spares),
           slots_(std::make_unique<worker*[]>(capacity_)),
           idle_(settings.threads, capacity_),
+          guests_(static_cast<std::uint32_t>(settings.guests)),
           generation_(fork_generation.load(std::memory_order_relaxed)) {
         register_fork_handler();
         owned_.reserve(capacity_);
         for (std::size_t i = 0; i < settings.threads; ++i) add_slot(false);
+        for (std::size_t i = 0; i < settings.guests; ++i) add_slot(false).guest = true;
         threads_.resize(capacity_);
         live_ = settings.threads;
         std::size_t started = 0;
@@ -171,7 +176,7 @@ public:
 
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
-    ~runtime() = default;  // the scheduler calls shutdown() first
+    ~runtime() { guest_registration::wait_for_visitors(); }  // after shutdown(), which the scheduler calls [V5]
 
     std::size_t thread_count() const noexcept { return settings_.threads; }
     exception_handler on_unhandled_exception() const noexcept { return settings_.on_unhandled_exception; }
@@ -238,13 +243,14 @@ public:
         return nullptr;
     }
 
-    // A worker of this runtime, before it blocks in a wait [R1][P2]. `required`: the wait may depend on work that
-    // only a standing worker of this pool can run (waiting.hpp [W6]); then, when no spare can be started (bound
-    // reached, or the system refuses a thread), it throws and changes nothing. Otherwise it blocks uncompensated.
-    void begin_blocking(bool required) {
+    // Worker `self` of this runtime (a guest too), before it blocks in a wait [R1][P2]. `required`: the wait may
+    // depend on work that only a standing worker of this pool can run (waiting.hpp [W6]); then, when no spare can
+    // be started (bound reached, or the system refuses a thread), it throws and changes nothing. Otherwise it
+    // blocks uncompensated. A guest is not one of the pool's standing threads: nobody stands in for it.
+    void begin_blocking(worker& self, bool required) {
         deferred_finishes::flush();        // the awaited group may be waiting for our own finishes [G4]
         frame_cache::flush_this_thread();  // blocked for a while: let freed frames go home
-        {
+        if (!self.guest) {
             std::lock_guard lock(spares_mutex_);
             ++blocked_;
             if (live_ - blocked_ < settings_.threads) {
@@ -262,10 +268,64 @@ public:
         if (any_work_visible()) idle_.notify_one();
     }
 
-    // Worker only, after a wait that began with begin_blocking() returned.
-    void end_blocking() noexcept {
+    // Worker `self`, after a wait that began with begin_blocking() returned.
+    void end_blocking(const worker& self) noexcept {
+        if (self.guest) return;
         std::lock_guard lock(spares_mutex_);
         --blocked_;
+    }
+
+    // A thread that is no worker of any runtime, registered [V5], about to wait without a deadline on work of
+    // this runtime: the guest slot it entered (it is now current_worker), or nullptr (all taken, or shutdown).
+    worker* enter_as_guest() noexcept {
+        const int index = guests_.try_enter();
+        if (index < 0) return nullptr;
+        worker& slot = *slots_[settings_.threads + static_cast<std::size_t>(index)];
+        slot.stack_floor = guest_stack_floor();
+        current_worker = &slot;
+        return &slot;
+    }
+
+    // Worker (a guest: waiting.hpp [W4]) `self` only. The oldest job of the injection queue if `wanted` says so,
+    // and behind it up to a batch of consecutive wanted jobs, queued on our deque where others can steal them.
+    // Spent entries of claimed frames at the head are disposed of on the way (as in pop_own_if): they would
+    // otherwise hide a wanted job from a guest, which then claims it in place and leaves one more.
+    template <class Wanted>
+    job* take_injected_if(worker& self, Wanted wanted) {
+        if (!injection_.has_linked_job() || !injection_.try_lock_consumer()) return nullptr;
+        const auto wanted_or_spent = [&wanted](const job* work) {
+            return wanted(work) || task_frame_base::spent(work);
+        };
+        job* first = nullptr;
+        std::size_t queued = 0;
+        while (job* work = injection_.pop_if(wanted_or_spent)) {
+            if (!wanted(work)) {
+                run(work);  // spent: drops the queue's reference only
+            } else if (first == nullptr) {
+                first = work;
+            } else {
+                self.deque.push(work);
+                if (++queued + 1 >= injection_batch) break;
+            }
+        }
+        injection_.unlock_consumer();
+        if (queued > 0) idle_.notify_after_push();  // let a sleeper share the batch
+        return first;
+    }
+
+    // The guest in `slot`, when its wait is over: hands back what it could not run [V3] and leaves [V1].
+    void leave_as_guest(worker& slot) noexcept {
+        deferred_finishes::flush();  // [G4]
+        while (job* left = slot.deque.pop().value_or(nullptr)) {
+            if (task_frame_base::spent(left)) {
+                run(left);  // drops the queue's reference only (pop_own_if)
+            } else {
+                pass_on(left);  // [V3] also during shutdown, which waits for us [V4]
+            }
+        }
+        frame_cache::flush_this_thread();
+        current_worker = nullptr;
+        guests_.leave(static_cast<int>(slot.index - settings_.threads));
     }
 
 private:
@@ -277,23 +337,12 @@ private:
     void start_spare_locked();
     worker& add_slot(bool spare);
     static std::uintptr_t stack_floor(std::size_t stack_size) noexcept;
+    static std::uintptr_t guest_stack_floor() noexcept;
     static void register_fork_handler();
 
     // Worker only. Takes up to a batch from the injection queue: runs the first, queues the rest locally.
     job* take_injected(worker& self) {
-        if (!injection_.has_linked_job() || !injection_.try_lock_consumer()) return nullptr;
-        job* first = injection_.pop();
-        std::size_t queued = 0;
-        if (first != nullptr) {
-            for (; queued + 1 < injection_batch; ++queued) {
-                job* more = injection_.pop();
-                if (more == nullptr) break;
-                self.deque.push(more);
-            }
-        }
-        injection_.unlock_consumer();
-        if (queued > 0) idle_.notify_after_push();  // let a sleeper share the batch
-        return first;
+        return take_injected_if(self, [](const job*) { return true; });
     }
 
     // Worker only. One pass over the other workers from a random start; nullptr if all looked empty.
@@ -387,6 +436,7 @@ private:
     std::vector<std::unique_ptr<worker>> owned_;  // the slots' workers; guarded by spares_mutex_
     injection_queue injection_;
     idle_coordinator idle_;
+    guest_slots guests_;
     // Slot i's current or last thread [R3]. The own workers' entries (i < threads) are written by the constructor
     // only; a spare slot's entry is written under spares_mutex_, and read by shutdown() once no spare is left.
     std::vector<launched_thread> threads_;
@@ -415,7 +465,9 @@ inline void runtime::worker_main(worker& self) {
             run(work);
             continue;
         }
-        if (injection_.is_closed() && drained(self)) break;
+        // [V2][V3], in this order: the queue seen closed, then nobody inside a guest slot (so no guest that entered
+        // is missed, and what those that left handed back is visible), then nothing queued.
+        if (injection_.is_closed() && !guests_.anyone_inside() && drained(self)) break;
         if (inherited()) return;  // a task forked and returned in the child: this thread ends there
         if (!park(self)) return;  // a spare that retired [R2]: it already left
     }
@@ -518,6 +570,14 @@ inline std::uintptr_t runtime::stack_floor(std::size_t stack_size) noexcept {
     return lowest + reserve;
 }
 
+// Any thread, for its visits as a guest: stack_floor() once per thread. The size it assumes bounds how far below
+// the current frame the stack is taken to reach where the system reports more (the main thread's rlimit).
+inline std::uintptr_t runtime::guest_stack_floor() noexcept {
+    constexpr std::size_t assumed_stack = std::size_t{8} << 20;
+    static thread_local const std::uintptr_t floor = stack_floor(assumed_stack);
+    return floor;
+}
+
 // Under spares_mutex_ (or in the constructor, before any thread runs).
 inline worker& runtime::add_slot(bool spare) {
     const std::size_t index = slot_count_.load(std::memory_order_relaxed);
@@ -563,13 +623,15 @@ inline void runtime::shutdown() {
         throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                 "taskforge: shutdown() called from one of the scheduler's own workers");
     }
+    guests_.close();  // before the queue [V2]
     injection_.close();
     // The child of a fork(): nobody to wake or join, and the parent's threads may have left any lock held.
     if (inherited()) return;
     std::lock_guard lock(shutdown_mutex_);
-    idle_.close();
     worker* other = current_worker;  // a worker of another pool: block compensated while we join
-    if (other != nullptr) other->pool->begin_blocking(true);
+    if (other != nullptr) other->pool->begin_blocking(*other, true);
+    guests_.wait_until_empty();  // [V4] the workers still run (and park) normally meanwhile
+    idle_.close();
     for (std::size_t i = 0; i < settings_.threads; ++i) {
         if (threads_[i].joinable()) threads_[i].join();
     }
@@ -585,7 +647,7 @@ inline void runtime::shutdown() {
             if (threads_[i].joinable()) threads_[i].join();  // [R3]
         }
     }
-    if (other != nullptr) other->pool->end_blocking();
+    if (other != nullptr) other->pool->end_blocking(*other);
 }
 
 inline void runtime::register_fork_handler() {

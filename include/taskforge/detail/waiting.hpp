@@ -23,8 +23,11 @@
 //        never starts work of unknown length), a wait for a task of another pool (its task must run on its own
 //        pool's workers), a wait on a worker whose stack is within its reserve (runtime.hpp, stack_floor), and
 //        a scheduler's shutdown on another pool's worker.
-//   [W4] Threads that are not workers always block (after a short spin): they have no deque and no pool to
-//        compensate.
+//   [W4] A thread that is not a worker waits as a guest of the awaited work's pool when a guest slot is free
+//        (guest_slots.hpp): for the length of the wait it is a worker under [W1]-[W3] — it may run the awaited
+//        task, its group's tasks (from its own deque, or from the head of the injection queue, where that
+//        thread's own spawns went), and whatever they spawn — and blocks otherwise. Its stack floor is its own
+//        thread's. Without a slot, or with a deadline ([W3]), it blocks (after a short spin), as before.
 //   [W5] Waits that can only be cycles are reported instead of hanging: a task waiting on itself or on a task
 //        below it on its own stack (task_handle.hpp), and a group waited on from inside one of its own tasks
 //        (running_group, group_state.hpp), throw std::system_error(resource_deadlock_would_occur).
@@ -42,6 +45,7 @@
 #include <system_error>
 
 #include "group_state.hpp"
+#include "guest_slots.hpp"
 #include "runtime.hpp"
 #include "state_word.hpp"
 #include "task_frame.hpp"
@@ -62,29 +66,54 @@ bool block_on(worker* self, atomic<std::uint32_t>& word, std::uint32_t waiting, 
         if (done(word.load(std::memory_order_acquire))) return true;  // pairs with the publisher's release RMW
         cpu_relax();
     }
-    self->pool->begin_blocking(required);
+    self->pool->begin_blocking(*self, required);
     struct unblock_on_exit {
-        runtime& pool;
-        ~unblock_on_exit() { pool.end_blocking(); }
-    } unblock{*self->pool};
+        worker& self;
+        ~unblock_on_exit() { self.pool->end_blocking(self); }
+    } unblock{*self};
     return block_until(word, waiting, done, deadline);
 }
 
-// Any thread: waits until the task of `frame` finished; false if `deadline` passed first.
-inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline) {
-    if (task_state::finished(frame.load_state())) return true;
-    worker* self = current_worker;
-    // A fork() child: nobody will run it. (Only there is the runtime read: elsewhere it may be being destroyed.)
-    if (self == nullptr && forked() && static_cast<const runtime*>(frame.pool)->inherited()) throw scheduler_closed();
+// An outside thread's visit to a pool as a guest [W4], for the length of one wait: entered only while
+// `unfinished()` still holds after registering [V5], left (handing back what it could not run) on every exit.
+class guest_visit {
+public:
+    template <class Unfinished>
+    guest_visit(runtime& pool, Unfinished unfinished) noexcept {
+        const guest_registration registration;
+        if (unfinished()) slot_ = pool.enter_as_guest();
+    }
+    ~guest_visit() {
+        if (slot_ != nullptr) slot_->pool->leave_as_guest(*slot_);
+    }
+    guest_visit(const guest_visit&) = delete;
+    guest_visit& operator=(const guest_visit&) = delete;
+
+    worker* slot() const noexcept { return slot_; }
+
+private:
+    worker* slot_ = nullptr;
+};
+
+// The runtime a frame was spawned on (task_frame.hpp keeps it untyped).
+inline runtime& runtime_of(const task_frame_base& frame) noexcept {
+    return *static_cast<runtime*>(const_cast<void*>(frame.pool));
+}
+
+// Worker (or guest) `self`, or nullptr for an outside thread that waits without a slot.
+inline bool wait_for_task_as(worker* self, task_frame_base& frame, const deadline_type* deadline) {
     if (self != nullptr && deadline == nullptr && frame.pool == self->pool && runtime::stack_has_room(*self)) {
         job* const awaited = &frame;
-        // [W1] the awaited task itself: from the top of our own deque, else claimed where it sits, if still
-        // pending. A peek first, so a different live top is not popped and pushed back for nothing; spent entries
-        // on top are cleared on the way (pop_own_if).
+        // [W1] the awaited task itself: from the top of our own deque (a guest: also from the head of the
+        // injection queue, where its own spawn went [W4]), else claimed where it sits, if still pending. Taken
+        // from a queue it leaves no spent entry behind, which would keep the frame alive until a worker drops it.
+        // A peek first, so a different live top is not popped and pushed back for nothing; spent entries on top
+        // are cleared on the way (pop_own_if).
+        const auto is_awaited = [awaited](const job* candidate) { return candidate == awaited; };
         job* const top = self->deque.peek().value_or(nullptr);
         const bool look_on_top = top == awaited || (top != nullptr && task_frame_base::spent(top));
-        if (look_on_top &&
-            self->pool->pop_own_if(*self, [awaited](job* candidate) { return candidate == awaited; }) != nullptr) {
+        if ((look_on_top && self->pool->pop_own_if(*self, is_awaited) != nullptr) ||
+            (self->guest && self->pool->take_injected_if(*self, is_awaited) != nullptr)) {
             run(awaited);
         } else {
             frame.try_run_inline(this_thread_identity());
@@ -98,19 +127,32 @@ inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline)
     return block_on(self, frame.state, task_state::waiting, &task_state::finished, deadline, required);
 }
 
-// Any thread: waits until the group has no unfinished task. `pool` is the group's runtime; it is dereferenced only
-// by its own workers (it cannot be destroyed under them) and in a fork() child.
-inline void wait_for_group(group_state& group, runtime* pool_pointer) {
+// Any thread: waits until the task of `frame` finished; false if `deadline` passed first.
+inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline) {
+    if (task_state::finished(frame.load_state())) return true;
+    worker* const self = current_worker;
+    if (self != nullptr) return wait_for_task_as(self, frame, deadline);
+    // A fork() child: nobody will run it. (The runtime is read only there and inside a guest visit [V5]:
+    // elsewhere it may be being destroyed.)
+    if (forked() && runtime_of(frame).inherited()) throw scheduler_closed();
+    if (deadline != nullptr) return wait_for_task_as(nullptr, frame, deadline);  // [W3]
+    const guest_visit visit(runtime_of(frame), [&frame] { return !task_state::finished(frame.load_state()); });
+    return wait_for_task_as(visit.slot(), frame, nullptr);
+}
+
+// Worker (or guest) `self` of any pool, or nullptr for an outside thread that waits without a slot.
+inline void wait_for_group_as(worker* self, group_state& group, runtime* pool_pointer) {
     auto& word = group.word();
-    worker* self = current_worker;
     if (self != nullptr && self->pool == pool_pointer) {
         runtime& pool = *pool_pointer;
         const void* const family = &group;
+        const auto is_member = [family](const job* candidate) { return candidate->family == family; };
         for (;;) {
             deferred_finishes::flush();  // our own finishes may be what the group still counts [G4]
             if (group_state::no_tasks_left(word.load(std::memory_order_acquire))) break;
             if (!runtime::stack_has_room(*self)) break;
-            job* member = pool.pop_own_if(*self, [family](job* candidate) { return candidate->family == family; });
+            job* member = pool.pop_own_if(*self, is_member);
+            if (member == nullptr && self->guest) member = pool.take_injected_if(*self, is_member);  // [W4]
             if (member == nullptr) break;
             run(member);  // [W1] a task of the awaited group
         }
@@ -120,8 +162,22 @@ inline void wait_for_group(group_state& group, runtime* pool_pointer) {
             throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                     "taskforge: task_group::wait() called from inside one of the group's own tasks");
         }
-        if (self == nullptr && forked() && pool_pointer->inherited()) throw scheduler_closed();
         block_on(self, word, group_state::waiting, &group_state::no_tasks_left, nullptr, true);
+    }
+}
+
+// Any thread: waits until the group has no unfinished task. `pool` is the group's runtime; it is dereferenced only
+// by its own workers (it cannot be destroyed under them), inside a guest visit [V5] and in a fork() child.
+inline void wait_for_group(group_state& group, runtime* pool_pointer) {
+    auto& word = group.word();
+    worker* const self = current_worker;
+    if (self != nullptr || group_state::no_tasks_left(word.load(std::memory_order_acquire))) {
+        wait_for_group_as(self, group, pool_pointer);
+    } else {
+        if (forked() && pool_pointer->inherited()) throw scheduler_closed();
+        const guest_visit visit(*pool_pointer,
+                                [&word] { return !group_state::no_tasks_left(word.load(std::memory_order_acquire)); });
+        wait_for_group_as(visit.slot(), group, pool_pointer);
     }
     group.after_wait();
 }
