@@ -4,7 +4,7 @@
 // guest), taskforge with guest_slots = 0 (the waiting thread only sleeps: the behaviour before issue 11) and oneTBB
 // (a task_group run inside a task_arena, whose reserved slot the calling thread takes).
 //
-//   taskforge_fan_out [--rounds=N]     threads: TASKFORGE_BENCH_THREADS (default: hardware threads)
+//   taskforge_fan_out [--rounds=N] [--same-total]   threads: TASKFORGE_BENCH_THREADS (default: hardware threads)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -97,10 +97,17 @@ int main(int argc, char** argv) {
         if (std::strncmp(argv[i], "--rounds=", 9) == 0) rounds = std::max(10, std::atoi(argv[i] + 9));
     }
     const int threads = bench::bench_threads();
+    // --same-total: taskforge gets threads - 1 workers, so that with the helping caller it runs as many threads as
+    // oneTBB's task_arena(threads), whose concurrency counts the caller's reserved slot.
+    int workers = threads;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--same-total") == 0) workers = std::max(1, threads - 1);
+    }
     const unsigned hardware = std::thread::hardware_concurrency();
     const int cores = std::max(1, std::min(threads, hardware == 0 ? threads : static_cast<int>(hardware)));
-    std::printf("W7 fan-out/fan-in from an outside thread: %d threads, %d cores, %d rounds; microseconds\n", threads,
-                cores, rounds);
+    std::printf("W7 fan-out/fan-in from an outside thread: %d threads (taskforge: %d workers + the caller), %d cores, "
+                "%d rounds; microseconds\n",
+                threads, workers, cores, rounds);
     std::printf("%-5s %4s %3s | %7s | %-22s | %-22s | %-22s | %s\n", "mode", "N", "W", "ideal", "taskforge med / p99",
                 "guest_slots=0 med / p99", "oneTBB med / p99", "ours/ideal, ours/TBB (med)");
     for (const bool warm : {false, true}) {
@@ -109,8 +116,8 @@ int main(int argc, char** argv) {
                 const shape s{tasks, micros, warm};
                 const int n = warm ? rounds / 3 : rounds;
                 const double ideal = static_cast<double>(tasks * micros) / cores;
-                const outcome ours = run_taskforge(s, n, threads, 4);
-                const outcome before = run_taskforge(s, n, threads, 0);
+                const outcome ours = run_taskforge(s, n, workers, 4);
+                const outcome before = run_taskforge(s, n, workers, 0);
                 std::printf("%-5s %4d %3d | %7.2f | %9.2f / %10.2f | %9.2f / %10.2f | ", warm ? "warm" : "hot", tasks,
                             micros, ideal, ours.median_us, ours.p99_us, before.median_us, before.p99_us);
 #if defined(TASKFORGE_BENCH_HAVE_TBB)

@@ -27,8 +27,9 @@ struct options {
     // Guest slots: how many threads that are not workers may help at once while they wait on this scheduler's
     // work (README, "waiting rules"). A waiting outside thread takes a free slot and, until its wait is over, runs
     // the awaited task, its group's tasks and what they spawn, instead of sleeping; with every slot taken it
-    // sleeps as before. 0 = outside threads never run tasks. At most max_guest_slots, else the constructor throws
-    // std::invalid_argument.
+    // sleeps as before. Tasks a guest runs use the caller's stack, not stack_size: for tasks that need more than
+    // the calling threads have, set 0. 0 = outside threads never run tasks. At most max_guest_slots, else the
+    // constructor throws std::invalid_argument.
     std::size_t guest_slots = 4;
 
     static constexpr std::size_t max_threads = 1024;

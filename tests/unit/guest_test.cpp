@@ -10,6 +10,10 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#if defined(__GLIBC__)
+#include <sys/mman.h>
+#include <ucontext.h>
+#endif
 #include <set>
 #include <stdexcept>
 #include <taskforge/taskforge.hpp>
@@ -323,3 +327,44 @@ TEST_CASE("destroying a scheduler while an outside thread waits on one of its ha
         destroyer.join();
     }
 }
+
+#if defined(__GLIBC__) && !TASKFORGE_TEST_TSAN && !TASKFORGE_TEST_ASAN  // the sanitizers do not follow swapcontext
+namespace {
+struct fiber_wait {
+    taskforge::scheduler* pool = nullptr;
+    std::thread::id ran_on;
+    ucontext_t caller{};
+    ucontext_t fiber{};
+    static void body(fiber_wait* self) {
+        self->ran_on = self->pool->spawn([] { return std::this_thread::get_id(); }).get();
+        swapcontext(&self->fiber, &self->caller);
+    }
+};
+}  // namespace
+
+TEST_CASE("a wait on a stack the thread was not created with (a fiber's) never runs the task there",
+          "[guest][unit]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    held_workers gate(pool, 200ms);  // the task can only run once the gate opens: on the worker
+    // Mapped before the thread starts, so it lies above the thread's own stack (mappings grow downwards): a floor
+    // computed for the thread's stack alone would say "room" here.
+    constexpr std::size_t size = 256 * 1024;
+    void* stack = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(stack != MAP_FAILED);
+    fiber_wait state;
+    state.pool = &pool;
+    std::thread::id thread_id;
+    std::thread([&] {
+        thread_id = std::this_thread::get_id();
+        getcontext(&state.fiber);
+        state.fiber.uc_stack.ss_sp = stack;
+        state.fiber.uc_stack.ss_size = size;
+        state.fiber.uc_link = &state.caller;
+        makecontext(&state.fiber, reinterpret_cast<void (*)()>(&fiber_wait::body), 1, &state);
+        swapcontext(&state.caller, &state.fiber);
+    }).join();
+    munmap(stack, size);
+    CHECK(state.ran_on != thread_id);  // a fiber stack of unknown size: the waiter only waited
+}
+#endif

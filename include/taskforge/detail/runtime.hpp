@@ -278,10 +278,12 @@ public:
     // A thread that is no worker of any runtime, registered [V5], about to wait without a deadline on work of
     // this runtime: the guest slot it entered (it is now current_worker), or nullptr (all taken, or shutdown).
     worker* enter_as_guest() noexcept {
+        const std::uintptr_t floor = guest_stack_floor();
+        if (floor == 0) return nullptr;  // on a stack of unknown size: it only waits
         const int index = guests_.try_enter();
         if (index < 0) return nullptr;
         worker& slot = *slots_[settings_.threads + static_cast<std::size_t>(index)];
-        slot.stack_floor = guest_stack_floor();
+        slot.stack_floor = floor;
         current_worker = &slot;
         return &slot;
     }
@@ -336,6 +338,10 @@ private:
     void leave(worker& self);
     void start_spare_locked();
     worker& add_slot(bool spare);
+    struct stack_bounds {
+        std::uintptr_t low = 0, high = 0;
+    };
+    static stack_bounds this_thread_stack() noexcept;
     static std::uintptr_t stack_floor(std::size_t stack_size) noexcept;
     static std::uintptr_t guest_stack_floor() noexcept;
     static void register_fork_handler();
@@ -549,33 +555,44 @@ inline void runtime::leave(worker& self) {
 
 // --- spares -----------------------------------------------------------------------------------------------------
 
-// The address below which a wait on this thread blocks instead of running work inline (waiting.hpp [W3]): the
-// reserve above the stack's real lowest usable address (static thread-local storage and the guard are outside the
-// reported bounds) is half the stack, at most 1 MiB — room for the task that runs there and for unwinding.
-inline std::uintptr_t runtime::stack_floor(std::size_t stack_size) noexcept {
-    const std::size_t reserve = std::min<std::size_t>(stack_size / 2, std::size_t{1} << 20);
-    const char here = 0;
-    std::uintptr_t lowest = reinterpret_cast<std::uintptr_t>(&here) - stack_size;  // an upper bound of the lowest
+// The calling thread's stack as the system reports it ({0, 0} where it cannot): [low, high).
+inline runtime::stack_bounds runtime::this_thread_stack() noexcept {
+    stack_bounds found;
 #if defined(__GLIBC__) || defined(__linux__)
     pthread_attr_t attributes;
     if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
         void* address = nullptr;
         std::size_t size = 0;
         if (pthread_attr_getstack(&attributes, &address, &size) == 0 && address != nullptr) {
-            lowest = std::max(lowest, reinterpret_cast<std::uintptr_t>(address));
+            found.low = reinterpret_cast<std::uintptr_t>(address);
+            found.high = found.low + size;
         }
         pthread_attr_destroy(&attributes);
     }
 #endif
-    return lowest + reserve;
+    return found;
 }
 
-// Any thread, for its visits as a guest: stack_floor() once per thread. The size it assumes bounds how far below
-// the current frame the stack is taken to reach where the system reports more (the main thread's rlimit).
+// The address below which a wait on this thread blocks instead of running work inline (waiting.hpp [W3]): the
+// reserve above the stack's real lowest usable address (static thread-local storage and the guard are outside the
+// reported bounds) is half the stack, at most 1 MiB — room for the task that runs there and for unwinding.
+inline std::uintptr_t runtime::stack_floor(std::size_t stack_size) noexcept {
+    const std::size_t reserve = std::min<std::size_t>(stack_size / 2, std::size_t{1} << 20);
+    const char here = 0;
+    const std::uintptr_t bound = reinterpret_cast<std::uintptr_t>(&here) - stack_size;  // an upper bound of the lowest
+    return std::max(bound, this_thread_stack().low) + reserve;
+}
+
+// Any thread, for its visits as a guest: the floor of the stack it runs on now, as stack_floor(), or 0 when that
+// is not the stack the thread was created with (a fiber's, a signal stack: of unknown size, so a guest runs
+// nothing there) or the system does not say. The bounds are read once per thread (for the main thread,
+// pthread_getattr_np reads /proc).
 inline std::uintptr_t runtime::guest_stack_floor() noexcept {
-    constexpr std::size_t assumed_stack = std::size_t{8} << 20;
-    static thread_local const std::uintptr_t floor = stack_floor(assumed_stack);
-    return floor;
+    static thread_local const stack_bounds known = this_thread_stack();
+    const char here = 0;
+    const auto position = reinterpret_cast<std::uintptr_t>(&here);
+    if (position <= known.low || position >= known.high) return 0;
+    return known.low + std::min<std::size_t>((known.high - known.low) / 2, std::size_t{1} << 20);
 }
 
 // Under spares_mutex_ (or in the constructor, before any thread runs).
