@@ -275,6 +275,23 @@ TEST_CASE("a loop and a join called from an outside thread run partly on it", "[
     CHECK_FALSE(gate.timed_out());
 }
 
+namespace {
+long deep_join(taskforge::scheduler& pool, long depth) {
+    if (depth == 0) return 0;
+    auto [below, one] = pool.join([&pool, depth] { return deep_join(pool, depth - 1); }, [] { return 1L; });
+    return below + one;
+}
+}  // namespace
+
+// Old code (guests without this): SIGSEGV from ~30,000 levels on an 8 MiB main stack (release build).
+TEST_CASE("a join recursion from an outside thread deeper than its stack goes on on a worker's stack",
+          "[guest][join][unit]") {
+    TASKFORGE_WATCHDOG();
+    constexpr long depth = TASKFORGE_TEST_TSAN ? 5'000 : 50'000;  // TSan: its shadow call stack is bounded
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    CHECK(deep_join(pool, depth) == depth);
+}
+
 TEST_CASE("shutdown while outside threads wait as guests: every accepted task runs, every wait returns",
           "[guest][lifetime][unit]") {
     TASKFORGE_WATCHDOG();
@@ -342,8 +359,7 @@ struct fiber_wait {
 };
 }  // namespace
 
-TEST_CASE("a wait on a stack the thread was not created with (a fiber's) never runs the task there",
-          "[guest][unit]") {
+TEST_CASE("a wait on a stack the thread was not created with (a fiber's) never runs the task there", "[guest][unit]") {
     TASKFORGE_WATCHDOG();
     taskforge::scheduler pool{taskforge::options{.threads = 1}};
     held_workers gate(pool, 200ms);  // the task can only run once the gate opens: on the worker

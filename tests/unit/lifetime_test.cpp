@@ -516,6 +516,75 @@ TEST_CASE("fork() inside a task: the child gets scheduler_closed and exits norma
     CHECK(elsewhere.get() == 1);
 }
 
+// Adversarial finding (issue 11 review): a child inherited the process-wide count of waiters registered to enter
+// a guest slot, including those of the parent's other threads, and a scheduler it created waited for them in its
+// destructor forever (7-16% of children hung).
+TEST_CASE("a child forked while other threads wait as guests can create, use and destroy a scheduler",
+          "[lifetime][fork][guest][unit]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> waiters;
+    for (int t = 0; t < 3; ++t) {
+        waiters.emplace_back([&] {
+            while (!stop.load()) (void)pool.spawn([] { return 1; }).get();
+        });
+    }
+    int failed = 0;
+    for (int child_index = 0; child_index < 40; ++child_index) {
+        std::fflush(nullptr);
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            arm_child_alarm();
+            int value = 0;
+            {
+                taskforge::scheduler fresh{taskforge::options{.threads = 1}};
+                value = fresh.spawn([] { return 7; }).get();
+            }  // destroyed: must not wait for the parent's threads
+            _exit(value == 7 ? 0 : 1);
+        }
+        if (wait_for_child(child) != 0) ++failed;
+    }
+    stop.store(true);
+    for (auto& waiter : waiters) waiter.join();
+    CHECK(failed == 0);  // old code: a hung child dies of SIGALRM (1014)
+}
+
+// Adversarial finding (issue 11 review): fork() inside a task that a waiting outside thread ran as a guest. In the
+// child the thread went on in the guest's wait for work that only the parent's worker could finish, and hung.
+TEST_CASE("fork() inside a task run by a waiting outside thread: the child's wait throws scheduler_closed",
+          "[lifetime][fork][guest][misuse]") {
+    TASKFORGE_WATCHDOG();
+    const pid_t parent = getpid();
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    std::atomic<bool> release{false};
+    std::atomic<bool> started{false};
+    pid_t child = 0;
+    taskforge::task_group group{pool};
+    group.spawn([&] {  // keeps the only worker busy: what else the group holds runs on this (waiting) thread
+        started.store(true);
+        while (!release.load()) std::this_thread::sleep_for(100us);
+    });
+    while (!started.load()) std::this_thread::yield();
+    group.spawn([&] {
+        std::fflush(nullptr);
+        child = fork();
+        if (child == 0) arm_child_alarm();
+        if (child != 0) release.store(true);
+    });
+    try {
+        group.wait();
+    } catch (const taskforge::scheduler_closed&) {
+        if (getpid() != parent) _exit(42);  // the child: its wait refused the inherited scheduler
+    }
+    if (getpid() != parent) _exit(1);  // the child's wait returned: it waited for a task of the parent's worker
+    REQUIRE(child > 0);
+    const int code = wait_for_child(child);
+    INFO("child: exit code, or 1000 + signal: " << code << " (42: scheduler_closed)");
+    CHECK(code == 42);
+}
+
 // Adversarial finding: a child forked while another thread was inside shutdown() (holding its lock, joining a
 // busy worker) hung in exit() on that lock.
 TEST_CASE("a child forked while another thread is inside shutdown() exits normally", "[lifetime][fork][unit]") {

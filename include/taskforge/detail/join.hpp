@@ -102,9 +102,29 @@ TASKFORGE_COLD void settle_after_throw(runtime& pool, worker& self, stack_job<G>
     }
 }
 
+template <class F, class G>
+join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second);
+
+// Guest `self` of `pool` only (an outside thread helping, waiting.hpp [W4]), with its own stack nearly used up: the
+// whole join goes to the pool as one stack job, which a worker steals and runs on its own stack, while we wait
+// for it (blocking: no room to run anything here). So a deep recursion of joins that began on a caller's
+// ordinary stack goes on on a worker's, as a chain of nested waits does.
+template <class F, class G>
+TASKFORGE_COLD join_pair<F, G> join_elsewhere(runtime& pool, worker& self, F& first, G& second) {
+    auto whole = [&pool, &first, &second] { return join_on_worker(pool, *current_worker, first, second); };
+    stack_job<decltype(whole)> job(whole);
+    pool.push_join(self, &job);
+    wait_for_stolen(self, job);  // never taken back: a guest without room only blocks (leapfrog needs room too)
+    if (job.error()) std::rethrow_exception(std::exchange(job.error(), nullptr));
+    return std::move(*job.result());
+}
+
 // Worker `self` of `pool` only.
 template <class F, class G>
 join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second) {
+    if (self.guest && !runtime::stack_has_room(self)) [[unlikely]] {
+        return join_elsewhere(pool, self, first, second);
+    }
     stack_job<G> second_job(second);
     pool.push_join(self, &second_job);
     join_result_t<F> first_result = [&]() -> join_result_t<F> {

@@ -317,6 +317,7 @@ public:
 
     // The guest in `slot`, when its wait is over: hands back what it could not run [V3] and leaves [V1].
     void leave_as_guest(worker& slot) noexcept {
+        if (inherited()) return;     // a task run here forked, and this is the child: nothing here is ours
         deferred_finishes::flush();  // [G4]
         while (job* left = slot.deque.pop().value_or(nullptr)) {
             if (task_frame_base::spent(left)) {
@@ -674,6 +675,9 @@ inline void runtime::register_fork_handler() {
         // A task that called fork() continues in the child on a thread that is no longer a worker of anything:
         // its spawns and waits take the outside path, which refuses an inherited runtime.
         current_worker = nullptr;
+        // Registrations of the parent's other threads [V5] do not exist here: a runtime the child creates and
+        // destroys must not wait for them.
+        guest_visitors.store(0, std::memory_order_relaxed);
     });
     (void)registered;
 #endif

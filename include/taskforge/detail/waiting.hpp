@@ -66,6 +66,9 @@ bool block_on(worker* self, atomic<std::uint32_t>& word, std::uint32_t waiting, 
         if (done(word.load(std::memory_order_acquire))) return true;  // pairs with the publisher's release RMW
         cpu_relax();
     }
+    // A task that this thread ran on top of the wait called fork(), and this is the child: whoever would finish
+    // the awaited work stayed in the parent.
+    if (self->pool->inherited()) throw scheduler_closed();
     self->pool->begin_blocking(*self, required);
     struct unblock_on_exit {
         worker& self;
@@ -76,12 +79,16 @@ bool block_on(worker* self, atomic<std::uint32_t>& word, std::uint32_t waiting, 
 
 // An outside thread's visit to a pool as a guest [W4], for the length of one wait: entered only while
 // `unfinished()` still holds after registering [V5], left (handing back what it could not run) on every exit.
+// `enter` false (a wait with a deadline [W3]): only the fork() check. In a fork() child the runtime is inherited
+// when its workers stayed in the parent: nobody will finish the wait, which throws scheduler_closed.
 class guest_visit {
 public:
     template <class Unfinished>
-    guest_visit(runtime& pool, Unfinished unfinished) noexcept {
+    guest_visit(runtime& pool, Unfinished unfinished, bool enter = true) {
         const guest_registration registration;
-        if (unfinished()) slot_ = pool.enter_as_guest();
+        if (!unfinished()) return;
+        if (forked() && pool.inherited()) throw scheduler_closed();
+        if (enter) slot_ = pool.enter_as_guest();
     }
     ~guest_visit() {
         if (slot_ != nullptr) slot_->pool->leave_as_guest(*slot_);
@@ -132,12 +139,10 @@ inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline)
     if (task_state::finished(frame.load_state())) return true;
     worker* const self = current_worker;
     if (self != nullptr) return wait_for_task_as(self, frame, deadline);
-    // A fork() child: nobody will run it. (The runtime is read only there and inside a guest visit [V5]:
-    // elsewhere it may be being destroyed.)
-    if (forked() && runtime_of(frame).inherited()) throw scheduler_closed();
-    if (deadline != nullptr) return wait_for_task_as(nullptr, frame, deadline);  // [W3]
-    const guest_visit visit(runtime_of(frame), [&frame] { return !task_state::finished(frame.load_state()); });
-    return wait_for_task_as(visit.slot(), frame, nullptr);
+    // The runtime is read only inside a registration [V5]: it may be being destroyed.
+    const guest_visit visit(
+        runtime_of(frame), [&frame] { return !task_state::finished(frame.load_state()); }, deadline == nullptr);
+    return wait_for_task_as(visit.slot(), frame, deadline);
 }
 
 // Worker (or guest) `self` of any pool, or nullptr for an outside thread that waits without a slot.
@@ -174,7 +179,6 @@ inline void wait_for_group(group_state& group, runtime* pool_pointer) {
     if (self != nullptr || group_state::no_tasks_left(word.load(std::memory_order_acquire))) {
         wait_for_group_as(self, group, pool_pointer);
     } else {
-        if (forked() && pool_pointer->inherited()) throw scheduler_closed();
         const guest_visit visit(*pool_pointer,
                                 [&word] { return !group_state::no_tasks_left(word.load(std::memory_order_acquire)); });
         wait_for_group_as(visit.slot(), group, pool_pointer);
