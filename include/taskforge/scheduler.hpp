@@ -92,6 +92,12 @@ public:
         return handle;
     }
 
+    // Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
+    template <class F, class... Args>
+    requires(!std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>) void spawn(F&&, Args&&...) {
+        (void)detail::spawnable_check<F, Args...>{};
+    }
+
     // Fork-join at the cost of a function call (join.hpp): runs `first` here and `second` possibly on another
     // worker; returns both results, std::monostate for void. From a thread that is not one of our workers the
     // whole join runs inside the pool while the caller waits.
@@ -186,6 +192,11 @@ auto spawn(F&& function, Args&&... arguments) {
     scheduler* here = scheduler::current();
     return (here != nullptr ? *here : default_scheduler())
         .spawn(std::forward<F>(function), std::forward<Args>(arguments)...);
+}
+
+template <class F, class... Args>
+requires(!std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>) void spawn(F&&, Args&&...) {
+    (void)detail::spawnable_check<F, Args...>{};  // names the fix: std::ref
 }
 
 }  // namespace taskforge

@@ -48,6 +48,12 @@ public:
         }
     }
 
+    // Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
+    template <class F, class... Args>
+    requires(!std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>) void spawn(F&&, Args&&...) {
+        (void)detail::spawnable_check<F, Args...>{};
+    }
+
     template <class F, class... Args>
     requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
     void spawn(F&& function, Args&&... arguments) {

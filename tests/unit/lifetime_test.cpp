@@ -27,6 +27,7 @@
 
 #if defined(__unix__)
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #endif
@@ -515,6 +516,34 @@ TEST_CASE("fork() inside a task: the child gets scheduler_closed and exits norma
     CHECK(code == 0);
     CHECK(elsewhere.get() == 1);
 }
+
+// Issue 16, point 6: under an address-space limit a pool whose stacks do not fit fails with a message that says
+// what to change. (Not under AddressSanitizer: its shadow memory needs far more address space than the limit.)
+#if !TASKFORGE_TEST_ASAN
+TEST_CASE("a pool whose worker stacks exceed the address-space limit fails with a message naming stack_size",
+          "[lifetime][fork][unit]") {
+    TASKFORGE_WATCHDOG();
+    std::fflush(nullptr);
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        arm_child_alarm();
+        const rlimit limit{std::size_t{3} << 30, std::size_t{3} << 30};  // 3 GiB
+        if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(2);
+        try {
+            taskforge::scheduler pool{taskforge::options{.threads = 16}};  // 16 x 256 MiB of stacks: 4 GiB
+            _exit(3);
+        } catch (const std::system_error& error) {
+            _exit(std::string(error.what()).find("options::stack_size") != std::string::npos ? 0 : 4);
+        } catch (...) {
+            _exit(5);
+        }
+    }
+    const int code = wait_for_child(child);
+    INFO("child: 0 = the message names options::stack_size, 3 = the pool started, 4 = another message");
+    CHECK(code == 0);
+}
+#endif
 
 // Adversarial finding (issue 11 review): a child inherited the process-wide count of waiters registered to enter
 // a guest slot, including those of the parent's other threads, and a scheduler it created waited for them in its

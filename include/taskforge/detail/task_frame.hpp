@@ -43,6 +43,17 @@
 
 namespace taskforge::detail {
 
+// spawn(f, args...) calls f with decay-copied arguments, like std::thread: a parameter of type T& cannot bind
+// one. Instantiated only by the spawn overloads chosen when the call is not possible, so that the first error
+// names the rule and the fix instead of listing unsatisfied constraints.
+template <class F, class... Args>
+struct spawnable_check {
+    static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+                  "taskforge: spawn(f, args...) calls f with copies of the arguments (decay-copied rvalues, as "
+                  "std::thread does), and f cannot be called that way. To pass an argument by reference, wrap it: "
+                  "spawn(f, std::ref(x)) or std::cref(x). Otherwise check f's parameter types against the arguments.");
+};
+
 using exception_handler = void (*)(std::exception_ptr) noexcept;
 
 namespace task_state {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -55,7 +56,14 @@ public:
         launched_thread thread;
         const int error = pthread_create(&thread.handle_, &attributes, &entry, owned.get());
         pthread_attr_destroy(&attributes);
-        if (error != 0) throw std::system_error(error, std::generic_category(), "taskforge: cannot start a worker");
+        if (error != 0) {
+            // The stack is reserved address space: limits on it (ulimit -v, container limits) count it whole.
+            throw std::system_error(error, std::generic_category(),
+                                    "taskforge: cannot start a worker thread with a stack of " +
+                                        std::to_string(stack_size >> 20) +
+                                        " MiB of address space; lower options::stack_size (or options::threads), "
+                                        "or raise the address-space limit (ulimit -v)");
+        }
         owned.release();  // the thread owns it now
         thread.joinable_ = true;
         return thread;
