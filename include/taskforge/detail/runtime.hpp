@@ -315,6 +315,35 @@ public:
         return first;
     }
 
+    // Guest `self` only, waiting for a group (waiting.hpp [W4]): steals from the other slots' deques the oldest
+    // job of each and returns the first that is `wanted`; spent entries on the way are disposed of. A thief cannot
+    // look at a job before it owns it (the pointer may be stale until the CAS succeeds), so it may take one it
+    // must not run: that one goes back to the pool through the injection queue, as in leapfrogging [L4], and
+    // `gave_up` is set so that this wait steals no more (at most one job per wait moves that way).
+    template <class Wanted>
+    job* steal_wanted(worker& self, Wanted wanted, bool& gave_up) {
+        const std::size_t count = slot_count_.load(std::memory_order_acquire);  // [R2]
+        const std::size_t start = self.next_random() % count;
+        for (std::size_t i = 0; i < count && !gave_up; ++i) {
+            worker& victim = *slots_[(start + i) % count];
+            if (&victim == &self) continue;
+            for (int attempt = 0; attempt < 4; ++attempt) {
+                const steal_result<job*> result = victim.deque.try_steal();
+                if (result.status == steal_status::empty) break;
+                if (result.status != steal_status::success) continue;
+                if (wanted(result.item)) return result.item;
+                if (task_frame_base::spent(result.item)) {
+                    run(result.item);  // drops the queue's reference only
+                    continue;
+                }
+                pass_on(result.item);
+                gave_up = true;
+                break;
+            }
+        }
+        return nullptr;
+    }
+
     // The guest in `slot`, when its wait is over: hands back what it could not run [V3] and leaves [V1].
     void leave_as_guest(worker& slot) noexcept {
         if (inherited()) return;     // a task run here forked, and this is the child: nothing here is ours

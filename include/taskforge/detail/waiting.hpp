@@ -25,8 +25,9 @@
 //        a scheduler's shutdown on another pool's worker.
 //   [W4] A thread that is not a worker waits as a guest of the awaited work's pool when a guest slot is free
 //        (guest_slots.hpp): for the length of the wait it is a worker under [W1]-[W3] — it may run the awaited
-//        task, its group's tasks (from its own deque, or from the head of the injection queue, where that
-//        thread's own spawns went), and whatever they spawn — and blocks otherwise. Its stack floor is its own
+//        task, its group's tasks (from its own deque, from the head of the injection queue, where that thread's
+//        own spawns went, or stolen from other deques: runtime.hpp, steal_wanted), and whatever they spawn — and
+//        blocks otherwise. Its stack floor is its own
 //        thread's. Without a slot, or with a deadline ([W3]), it blocks (after a short spin), as before.
 //   [W5] Waits that can only be cycles are reported instead of hanging: a task waiting on itself or on a task
 //        below it on its own stack (task_handle.hpp), and a group waited on from inside one of its own tasks
@@ -152,12 +153,16 @@ inline void wait_for_group_as(worker* self, group_state& group, runtime* pool_po
         runtime& pool = *pool_pointer;
         const void* const family = &group;
         const auto is_member = [family](const job* candidate) { return candidate->family == family; };
+        bool stealing_given_up = false;
         for (;;) {
             deferred_finishes::flush();  // our own finishes may be what the group still counts [G4]
             if (group_state::no_tasks_left(word.load(std::memory_order_acquire))) break;
             if (!runtime::stack_has_room(*self)) break;
             job* member = pool.pop_own_if(*self, is_member);
-            if (member == nullptr && self->guest) member = pool.take_injected_if(*self, is_member);  // [W4]
+            if (member == nullptr && self->guest) {  // [W4]: the head of the injection queue, then other deques
+                member = pool.take_injected_if(*self, is_member);
+                if (member == nullptr) member = pool.steal_wanted(*self, is_member, stealing_given_up);
+            }
             if (member == nullptr) break;
             run(member);  // [W1] a task of the awaited group
         }
