@@ -705,7 +705,7 @@ inline void runtime::register_fork_handler() {
         // its spawns and waits take the outside path, which refuses an inherited runtime.
         current_worker = nullptr;
         // Registrations of the parent's other threads [V5] do not exist here: a runtime the child creates and
-        // destroys must not wait for them.
+        // destroys must not wait for them. Relaxed: the child has a single thread so far.
         guest_visitors.store(0, std::memory_order_relaxed);
     });
     (void)registered;
