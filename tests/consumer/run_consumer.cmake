@@ -20,7 +20,8 @@ if(MODE STREQUAL "pkgconfig")
   if(NOT result EQUAL 0)
     message(FATAL_ERROR "pkg-config does not find taskforge.pc")
   endif()
-  # The consumer picks its standard: taskforge.pc must not force one, nor repeat -pthread (issue 16, point 3).
+  # The consumer picks its standard (here C++23, spelled c++2b for clang 14): taskforge.pc must not force one, nor
+  # repeat -pthread (issue 16, point 3).
   if(flags MATCHES "-std=")
     message(FATAL_ERROR "taskforge.pc forces a language standard: ${flags}")
   endif()
@@ -30,7 +31,7 @@ if(MODE STREQUAL "pkgconfig")
     message(FATAL_ERROR "taskforge.pc gives -pthread ${pthread_count} times: ${flags}")
   endif()
   separate_arguments(flags UNIX_COMMAND "${flags}")
-  run(${CXX} -std=c++23 ${flags} ${CMAKE_CURRENT_LIST_DIR}/main.cpp -o ${WORK_DIR}/consumer)
+  run(${CXX} -std=c++2b ${flags} ${CMAKE_CURRENT_LIST_DIR}/main.cpp -o ${WORK_DIR}/consumer)
 else()
   run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/${MODE} -B ${WORK_DIR}/build -G Ninja
       -DCMAKE_CXX_COMPILER=${CXX} -DTASKFORGE_SOURCE_DIR=${TASKFORGE_SOURCE_DIR} -DCMAKE_PREFIX_PATH=${prefix})
