@@ -144,3 +144,35 @@ TEST_CASE("seeded: schedulers destroyed while outside threads are inside their g
         CHECK(sum.load() == 28);
     }
 }
+
+namespace {
+// A chain of waits `depth` deep that alternates between two pools; it starts on the thread that calls it.
+int cross_chain(taskforge::scheduler* here, taskforge::scheduler* there, int depth) {
+    if (depth == 0) return 0;
+    return there->spawn(&cross_chain, there, here, depth - 1).get() + 1;
+}
+}  // namespace
+
+TEST_CASE("outside guests of one pool run tasks that wait 200 deep across two pools, two waiters on one group",
+          "[guest][stress]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler first{taskforge::options{.threads = 1, .stack_size = std::size_t{16} << 20}};
+    taskforge::scheduler second{taskforge::options{.threads = 1, .stack_size = std::size_t{16} << 20}};
+    const int depth = TASKFORGE_TEST_TSAN ? 60 : 200;
+    for (int round = 0; round < 5; ++round) {
+        taskforge::task_group group{first};
+        std::atomic<long> total{0};
+        for (int i = 0; i < 4; ++i) {
+            group.spawn([&] { total.fetch_add(cross_chain(&first, &second, depth)); });
+        }
+        std::atomic<int> waited{0};
+        std::thread other([&] {  // a second outside thread waits on the same group, racing the first
+            group.wait();
+            waited.fetch_add(1);
+        });
+        group.wait();
+        other.join();
+        CHECK(waited.load() == 1);
+        CHECK(total.load() == 4L * depth);
+    }
+}
