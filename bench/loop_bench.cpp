@@ -7,6 +7,7 @@
 //   L4_empty1M     10^6 empty iterations: ns per iteration is the loop's own overhead.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <taskforge/taskforge.hpp>
@@ -75,10 +76,13 @@ void serial_triangle_bench(benchmark::State& state) {
 
 // --- taskforge --------------------------------------------------------------------------------------------------
 
+// Args: n, min_chunk (0: the default partition), same_total (1: a pool of bench_threads() - 1 workers, so that with
+// the helping caller as many threads run the loop as oneTBB's arena and OpenMP's team have).
 void taskforge_sum(benchmark::State& state) {
-    taskforge::scheduler pool{taskforge::options{.threads = static_cast<std::size_t>(bench_threads())}};
+    const auto workers = static_cast<std::size_t>(std::max(1, bench_threads() - static_cast<int>(state.range(2))));
+    taskforge::scheduler pool{taskforge::options{.threads = workers}};
     const std::int64_t n = state.range(0);
-    const auto chunk = static_cast<std::size_t>(state.range(1));  // 0: the default partition
+    const auto chunk = static_cast<std::size_t>(state.range(1));
     const std::uint64_t expected = serial_sum(n);
     for (auto _ : state) {
         const std::uint64_t total =
@@ -224,13 +228,14 @@ benchmark::internal::Benchmark* settle(benchmark::internal::Benchmark* bm) {
 void register_loop_benchmarks() {
     settle(benchmark::RegisterBenchmark("L1_sum10M/serial", &serial_sum_bench))->Arg(big);
     settle(benchmark::RegisterBenchmark("L1_sum10M/taskforge", &taskforge_sum))
-        ->Args({big, 0})
-        ->Args({big, 1024})
-        ->Args({big, 16384})
-        ->Args({big, 262144})
-        ->ArgNames({"n", "min_chunk"});
+        ->Args({big, 0, 0})
+        ->Args({big, 1024, 0})
+        ->Args({big, 16384, 0})
+        ->Args({big, 262144, 0})
+        ->Args({big, 0, 1})
+        ->ArgNames({"n", "min_chunk", "same_total"});
     settle(benchmark::RegisterBenchmark("L2_sum1000/serial", &serial_sum_bench))->Arg(small);
-    settle(benchmark::RegisterBenchmark("L2_sum1000/taskforge", &taskforge_sum))->Args({small, 0});
+    settle(benchmark::RegisterBenchmark("L2_sum1000/taskforge", &taskforge_sum))->Args({small, 0, 0});
     settle(benchmark::RegisterBenchmark("L2_sum1000/taskforge_in_worker_x100", &taskforge_sum_in_worker));
     settle(benchmark::RegisterBenchmark("L3_triangle/serial", &serial_triangle_bench));
     settle(benchmark::RegisterBenchmark("L3_triangle/taskforge", &taskforge_triangle));

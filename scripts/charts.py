@@ -248,10 +248,12 @@ def update_readme(today, threads, runs, figures):
         "| W2 fib(30) with `join` (oneTBB: `parallel_invoke`) | {} | {} | - |".format(
             *[ms(f"W2_join_fib30/{p}/{threads}") for p in ("taskforge", "oneTBB")]),
         "| L1 `parallel_reduce`, 10^7 cheap terms (serial {}) | {} | {} | {} |".format(
-            micro("L1_sum10M/serial/10000000"), micro("L1_sum10M/taskforge/n:10000000/min_chunk:0"),
+            micro("L1_sum10M/serial/10000000"), micro("L1_sum10M/taskforge/n:10000000/min_chunk:0/same_total:0"),
             micro("L1_sum10M/oneTBB/10000000"), micro("L1_sum10M/OpenMP/10000000")),
+        "| L1 the same, taskforge with {} workers + the caller | {} | - | - |".format(
+            threads - 1, micro("L1_sum10M/taskforge/n:10000000/min_chunk:0/same_total:1")),
         "| L2 the same, 1,000 terms, from outside (serial {}) | {} | {} | {} |".format(
-            micro("L2_sum1000/serial/1000"), micro("L2_sum1000/taskforge/1000/0"), micro("L2_sum1000/oneTBB/1000"),
+            micro("L2_sum1000/serial/1000"), micro("L2_sum1000/taskforge/1000/0/0"), micro("L2_sum1000/oneTBB/1000"),
             micro("L2_sum1000/OpenMP/1000")),
         "| L3 imbalanced loop, parallel efficiency | {} | {} | {} |".format(
             *[efficiency(f"L3_triangle/{p}") for p in ("taskforge", "oneTBB", "OpenMP")]),

@@ -249,6 +249,51 @@ TEST_CASE("a loop from outside the pool uses the workers and the waiting caller;
     CHECK(all_on_pool);
 }
 
+TEST_CASE("a two-iteration loop from outside runs on the caller: it enters a guest slot instead of spawning",
+          "[loop][unit]") {
+    // (A one-iteration loop runs inline anyway; two iterations go through the loop engine, serially: far below
+    // the ~4 us serial budget, so nothing is split off for a worker.)
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::mutex guard;
+    std::set<std::thread::id> runners;
+    std::set<const taskforge::scheduler*> seen;
+    const auto record = [&](int) {
+        std::lock_guard lock(guard);
+        runners.insert(std::this_thread::get_id());
+        seen.insert(taskforge::scheduler::current());
+    };
+    taskforge::parallel_for(pool, 0, 2, record);
+    CHECK(runners == std::set{std::this_thread::get_id()});
+    CHECK(seen == std::set<const taskforge::scheduler*>{&pool});  // a worker of the pool for the loop's length
+
+    // Without guest slots the tree runs as one task on a worker while the caller waits.
+    taskforge::options no_guests{.threads = 1};
+    no_guests.guest_slots = 0;
+    taskforge::scheduler closed_door{no_guests};
+    runners.clear();
+    taskforge::parallel_for(closed_door, 0, 2, record);
+    CHECK(runners.size() == 1);
+    CHECK(runners.count(std::this_thread::get_id()) == 0);
+}
+
+TEST_CASE("a loop from outside still completes when every guest slot is taken by another waiting thread",
+          "[loop][unit]") {
+    taskforge::options settings{.threads = 2};  // one runs the held task, the other the loop
+    settings.guest_slots = 1;
+    taskforge::scheduler pool{settings};
+    std::atomic<bool> release{false};
+    taskforge::task_group held{pool};
+    held.spawn([&] {
+        while (!release.load()) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    });
+    std::thread waiter([&] { held.wait(); });  // takes the only guest slot while the task above runs
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const long sum = taskforge::parallel_reduce(pool, 0, 100'000, 0L, std::plus<>{}, [](int i) { return long{i}; });
+    CHECK(sum == 100'000L * 99'999 / 2);
+    release = true;
+    waiter.join();
+}
+
 TEST_CASE("a loop over 10M elements sums correctly (1M under the sanitizers)", "[loop][unit]") {
     std::vector<std::uint32_t> values(big_loop);
     taskforge::parallel_for(std::size_t{0}, big_loop,

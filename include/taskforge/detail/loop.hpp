@@ -4,9 +4,12 @@
 //
 // Who runs what
 //   * On a worker of the loop's scheduler, the tree starts right there (loops nest: an inner loop is a subtree).
-//   * On any other thread (outside any pool, or a worker of another pool) the whole tree runs as one task on the
-//     loop's scheduler while the caller waits, so every iteration runs on one of that scheduler's workers and
-//     loops nested in the body stay on it. (A caller that helps instead of waiting is the outside-waiter issue's.)
+//   * On a thread outside any pool the tree starts right there too, in a guest slot of the loop's scheduler
+//     (waiting.hpp [W4]): the caller is a worker of that pool for the length of the loop, so the pool's workers
+//     steal the other halves and loops nested in the body stay on the pool. No spawn, no wake-up round trip: a
+//     small loop runs on the caller alone.
+//   * On a worker of another pool, or an outside thread when every guest slot is taken, the whole tree runs as
+//     one task on the loop's scheduler while the caller waits (helping as a guest if a slot came free).
 //   * An adaptive loop first runs serially on that worker while it takes under `serial_budget` (growing piece
 //     sizes, a clock read between pieces), so a small loop never pays for a steal; what is left then splits by
 //     adaptive_splitter (Rayon's thief-splitting, partition.hpp). A static loop splits into its pieces at once.
@@ -26,6 +29,7 @@
 #include "../scheduler.hpp"
 #include "join.hpp"
 #include "runtime.hpp"
+#include "waiting.hpp"
 
 namespace taskforge::detail {
 
@@ -166,6 +170,10 @@ R run_loop(scheduler& pool, std::size_t count, const loop_settings& settings, Pi
     runtime& inside = scheduler_access::of(pool);
     worker* const self = current_worker;
     if (self != nullptr && self->pool == &inside) return run_on_worker<R>(inside, count, settings, piece, combine);
+    if (self == nullptr) {  // an outside thread runs the tree itself in a guest slot (waiting.hpp [W4])
+        const guest_visit visit(inside, [] { return true; });
+        if (visit.slot() != nullptr) return run_on_worker<R>(inside, count, settings, piece, combine);
+    }
     return pool.spawn([&] { return run_on_worker<R>(inside, count, settings, piece, combine); }).get();
 }
 

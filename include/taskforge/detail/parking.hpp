@@ -132,8 +132,7 @@ public:
         {
             std::lock_guard<mutex> lock(sleepers_mutex_);
             if (!should_wake(state_.load(std::memory_order_relaxed)) || sleepers_.empty()) return;
-            sleeper = sleepers_.back();
-            sleepers_.pop_back();
+            sleeper = take_sleeper_locked();
             // It comes back searching. Relaxed inside the lock: begin_park's RMW is ordered by the lock.
             state_.fetch_add(one_searching - one_parked, std::memory_order_relaxed);
         }
@@ -223,6 +222,23 @@ private:
     static constexpr std::uint64_t searching_of(std::uint64_t state) { return state & 0xffff'ffff; }
     static constexpr std::uint64_t parked_of(std::uint64_t state) { return state >> 32; }
     static bool should_wake(std::uint64_t state) noexcept { return searching_of(state) == 0 && parked_of(state) > 0; }
+
+    // Under sleepers_mutex_, with the list not empty: the sleeper to wake. One of the pool's own workers (slots
+    // below target_) when any sleeps, else a spare: a spare runs only while an own worker is blocked in a wait
+    // (runtime.hpp [R1]); woken while one of those sleeps, it would only add a thread to the cores' load.
+    std::size_t take_sleeper_locked() noexcept {
+        std::size_t position = sleepers_.size() - 1;
+        for (std::size_t i = sleepers_.size(); i-- > 0;) {
+            if (sleepers_[i] < target_) {
+                position = i;
+                break;
+            }
+        }
+        const std::size_t sleeper = sleepers_[position];
+        sleepers_[position] = sleepers_.back();
+        sleepers_.pop_back();
+        return sleeper;
+    }
 
     const std::uint32_t target_;
     std::vector<parker> parkers_;
