@@ -20,6 +20,13 @@
 //     years or more (duration::max(), time_point::max()) wait forever, as std::future does.
 //   * In the child of a fork(), waiting on an unfinished task of a scheduler inherited from the parent throws
 //     scheduler_closed (nobody there will ever run it).
+//   * then(f) consumes the handle and returns a handle to f's task, which runs on the same scheduler once this task
+//     completed normally: f(value) (f() for a void task). If this task failed, the new one fails with the same
+//     exception; if it was cancelled, the new one is cancelled; f never runs then. Attaching never blocks and never
+//     runs f on the calling thread; completing never runs f on the completing thread's stack either (it queues it),
+//     so chains of any length run in constant stack. A continuation attached after completion is queued at once.
+//     It can itself be cancelled before it starts. If the scheduler no longer accepts work when the continuation
+//     is due (shut down), the continuation is cancelled. See compose.hpp for when_all / when_any.
 #pragma once
 
 #include <chrono>
@@ -28,6 +35,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/continuation.hpp"
 #include "detail/task_frame.hpp"
 #include "detail/waiting.hpp"
 #include "errors.hpp"
@@ -114,8 +122,27 @@ public:
     // Cancels the task if it has not started yet; returns whether it did.
     bool cancel() { return frame().cancel(); }
 
+    // The task that runs function(value) (function() for void) after this one completed; consumes this handle.
+    template <class F>
+    requires detail::continuable<T, std::decay_t<F>>
+    auto then(F&& function) -> task_handle<detail::then_result_t<T, std::decay_t<F>>> {
+        using next_type = detail::then_result_t<T, std::decay_t<F>>;
+        using body_type = detail::then_body<task_handle, std::decay_t<F>>;
+        using frame_type = detail::task_frame<next_type, body_type>;
+        detail::valued_frame<T>& before = frame();  // throws no_state on an empty handle
+        frame_type* next = frame_type::create(before.report, before.pool, detail::task_state::deferred,
+                                              body_type{std::move(*this), std::forward<F>(function)});
+        task_handle<next_type> result(next);
+        // [S7]: `before` stays alive while we attach: its handle sits in `next`, which is not fired before that.
+        if (!before.attach_continuation(next)) detail::fire_deferred(*next);
+        return result;
+    }
+
 private:
     friend class scheduler;
+    friend struct detail::handle_access;
+    template <class>
+    friend class task_handle;
     explicit task_handle(detail::valued_frame<T>* frame) noexcept : frame_(frame) {}
 
     detail::valued_frame<T>& frame() const {

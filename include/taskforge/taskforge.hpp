@@ -14,6 +14,7 @@
 // Everything under detail/ is machinery and may change.
 #pragma once
 
+#include "compose.hpp"
 #include "deque.hpp"
 #include "errors.hpp"
 #include "join.hpp"

@@ -697,6 +697,17 @@ inline void runtime::shutdown() {
     if (other != nullptr) other->pool->end_blocking(*other);
 }
 
+// task_frame.hpp: a fired continuation goes to its pool; if that no longer accepts work (shut down, or this is a
+// fork() child), it runs here as cancelled (its waiters see task_cancelled) rather than being lost.
+inline void schedule_fired(const void* pool, job* work) noexcept {
+    try {
+        static_cast<runtime*>(const_cast<void*>(pool))->submit(work);
+    } catch (...) {
+        static_cast<task_frame_base*>(work)->cancel();
+        run(work);
+    }
+}
+
 inline void runtime::register_fork_handler() {
 #if defined(TASKFORGE_HAS_PTHREAD)
     static const int registered = pthread_atfork(nullptr, nullptr, [] {

@@ -10,6 +10,8 @@
 //   bit  6    claimed        a waiting worker took the task out of `pending` and ran it inline (waiting.hpp); the
 //                            queue still holds the job, whose execution then only drops the queue's reference
 //   bit  7    queue_done     that queue reference is gone (only meaningful with `claimed`)
+//   bit  8    continued      continuations were attached (`continuations` may hold a list; continuation.hpp)
+//   bit  9    deferred       a continuation not yet fired: nobody may start or claim it (it may be cancelled)
 //
 // Invariants (cited as [S1]..[S6]; tests/model/state_word_model.cpp checks them):
 //   [S1] The executor sets the final status with one release RMW after writing the result or the exception; a
@@ -26,6 +28,19 @@
 //        most once, and a cancelled task never runs.
 //   [S6] A claimed frame is freed only after its queued job has executed (queue_done): the queues may hold a job
 //        pointer long after the task finished inline, and that job must still point at a live frame.
+// Continuations (continuation.hpp; tests/model/state_word_model.cpp checks [S7]-[S9] with the ones above):
+//   [S7] An attacher holds a handle to the frame (or is the frame's own handle) for the whole attach, so the frame
+//        outlives it [S2]. It first sets `continued` with a CAS that fails once the status is final, then pushes
+//        its node onto `continuations` unless that holds the `closed` sentinel. Either way a node that is not
+//        pushed is fired by the attacher itself, at once.
+//   [S8] finish() reads `continued` in the same RMW that publishes the final status. If it was set, the executor
+//        withholds executor_done (as for a sleeper [S3]), swaps `closed` into `continuations` and fires every
+//        node it took, then sets executor_done. An attach whose CAS came first in the word's order is seen by
+//        that RMW; its push comes before the swap (taken and fired by the executor) or after it (sees `closed`,
+//        fires itself). An attach whose CAS came later sees the final status. So every node fires exactly once.
+//   [S9] Firing never runs user code on the firing thread: a continuation frame is submitted to its pool (its
+//        `deferred` bit cleared first), a trigger only counts down or decides a winner and may submit one frame.
+//        So a chain of continuations never recurses, however long.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +52,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../errors.hpp"
 #include "frame_pool.hpp"
 #include "group_state.hpp"
 #include "job.hpp"
@@ -68,6 +84,8 @@ inline constexpr std::uint32_t handle_gone = 1U << 4;
 inline constexpr std::uint32_t waiting = 1U << 5;
 inline constexpr std::uint32_t claimed = 1U << 6;
 inline constexpr std::uint32_t queue_done = 1U << 7;
+inline constexpr std::uint32_t continued = 1U << 8;
+inline constexpr std::uint32_t deferred = 1U << 9;
 
 constexpr std::uint32_t status(std::uint32_t word) noexcept { return word & status_mask; }
 constexpr bool finished(std::uint32_t word) noexcept { return status(word) >= completed; }
@@ -109,6 +127,9 @@ public:
     }
     void destroy() noexcept { call_.value.~call_type(); }
 
+    // The callable, in place (a continuation's body keeps the triggers that fire it: continuation.hpp).
+    Fn& function() noexcept { return std::get<0>(call_.value); }
+
 private:
     using call_type = std::tuple<Fn, Args...>;
     manual_lifetime<call_type> call_;
@@ -129,7 +150,7 @@ struct task_frame_base : job {
 
     // Turns pending into cancelled [S4][S5]. Relaxed: the decision is made by the RMW's place in the word's
     // modification order; nothing is published, and freeing is ordered by release_handle().
-    bool cancel() noexcept { return leave_pending(task_state::cancelled, std::memory_order_relaxed); }
+    bool cancel() noexcept { return leave_pending(task_state::cancelled, std::memory_order_relaxed, true); }
 
     // The handle lets go of the frame (dropped or consumed) [S2].
     void release_handle() noexcept {
@@ -182,32 +203,59 @@ struct task_frame_base : job {
     }
     void release_queue() noexcept { release(task_state::queue_done); }
 
-    // Publishes the final status (or keeps `cancelled`) and gives up the executor's claim [S1][S2][S3].
+    // Publishes the final status (or keeps `cancelled`) and gives up the executor's claim [S1][S2][S3][S8].
     void finish(std::uint32_t final_status) noexcept {
         std::uint32_t word = state.load(std::memory_order_relaxed);
         for (;;) {
-            const bool sleeper = (word & task_state::waiting) != 0;
+            const bool hold = (word & (task_state::waiting | task_state::continued)) != 0;
             const std::uint32_t desired =
-                (word & ~task_state::status_mask) | final_status | (sleeper ? 0U : task_state::executor_done);
+                (word & ~task_state::status_mask) | final_status | (hold ? 0U : task_state::executor_done);
             // acq_rel: release publishes the result/exception [S1]; acquire sees the other parties' releases
             // before we free the frame [S2].
             if (state.compare_exchange_weak(word, desired, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-                if (!sleeper) {
+                if (!hold) {
                     if (task_state::releasable(desired)) dispose();
                     return;
                 }
                 break;
             }
         }
-        futex_wake_all(state);  // [S3] executor_done is still clear: the frame cannot be freed yet
+        if ((word & task_state::continued) != 0) fire_continuations();  // [S8]
+        if ((word & task_state::waiting) != 0) futex_wake_all(state);   // [S3] executor_done is still clear
         release(task_state::executor_done);
     }
 
-    // The one transition out of `pending` (to running, claimed or cancelled), keeping the flag bits; false if
-    // another transition won [S5]. Shared by cancel(), try_start() and try_run_inline(), which race for it.
-    bool leave_pending(std::uint32_t status, std::memory_order success) noexcept {
+    // Attacher holding a handle to this frame [S7]: true if `node` will be fired by the executor, false if the task
+    // already finished — then the caller fires it (run(node)) itself.
+    bool attach_continuation(job* node) noexcept {
         std::uint32_t word = state.load(std::memory_order_relaxed);
-        while (task_state::status(word) == task_state::pending) {
+        while ((word & task_state::continued) == 0) {
+            if (task_state::finished(word)) return false;
+            // Relaxed: what matters is the CAS's place in the word's modification order, which finish()'s RMW reads
+            // [S8]; no data travels with the bit.
+            if (state.compare_exchange_weak(word, word | task_state::continued, std::memory_order_relaxed,
+                                            std::memory_order_relaxed)) {
+                break;
+            }
+        }
+        job* head = continuations.load(std::memory_order_relaxed);
+        do {
+            if (head == &closed_continuations) return false;    // the executor took the list already [S8]
+            node->next.store(head, std::memory_order_relaxed);  // published by the CAS below
+            // Release: the node (a frame built by this thread) and its link happen-before the executor's acquire
+            // exchange in fire_continuations().
+        } while (
+            !continuations.compare_exchange_weak(head, node, std::memory_order_release, std::memory_order_relaxed));
+        return true;
+    }
+
+    // The one transition out of `pending` (to running, claimed or cancelled), keeping the flag bits; false if
+    // another transition won [S5]. Shared by cancel(), try_start() and try_run_inline(), which race for it. Only
+    // cancel() may leave `pending` while the frame is `deferred` (an unfired continuation) [S9].
+    bool leave_pending(std::uint32_t status, std::memory_order success, bool even_deferred = false) noexcept {
+        std::uint32_t word = state.load(std::memory_order_relaxed);
+        while (task_state::status(word) == task_state::pending &&
+               (even_deferred || (word & task_state::deferred) == 0)) {
             if (state.compare_exchange_weak(word, word + status, success, std::memory_order_relaxed)) return true;
         }
         return false;
@@ -222,11 +270,26 @@ struct task_frame_base : job {
 
     void dispose() noexcept { manage(this, operation::dispose); }
 
+    // Executor, after publishing the final status with `continued` set [S8]: fires every attached node [S9].
+    TASKFORGE_COLD void fire_continuations() noexcept {
+        // Acquire pairs with the attachers' release pushes: their nodes are fully built here.
+        job* node = continuations.exchange(&closed_continuations, std::memory_order_acquire);
+        while (node != nullptr) {
+            job* const following = node->next.load(std::memory_order_relaxed);  // before run(): it may be reused
+            run(node);
+            node = following;
+        }
+    }
+
+    // Marks the list as taken by the executor [S8]; never fired, never freed.
+    static inline job closed_continuations{nullptr};
+
     manage_function manage;    // runs a claimed task inline, or destroys the frame (result, error, memory)
     exception_handler report;  // where an exception nobody retrieved goes when the frame dies
     const void* pool;          // the runtime the task was spawned on (waiting.hpp: same-pool inline runs only)
     std::exception_ptr error;  // written by the executor before [S1]; moved out by get()
     atomic<const void*> runner{nullptr};  // the thread that started the task (deadlock detection)
+    atomic<job*> continuations{nullptr};  // attached continuation nodes, linked by job::next [S7][S8]
     atomic<std::uint32_t> state;
 };
 
@@ -244,10 +307,41 @@ struct valued_frame<void> : task_frame_base {
     void destroy_value() noexcept {}
 };
 
+// Submits a fired continuation frame to the runtime `pool` (runtime.hpp); if the runtime no longer accepts work,
+// runs it as cancelled instead. Never throws.
+inline void schedule_fired(const void* pool, job* work) noexcept;
+
+// Fires the deferred continuation `frame` [S9]: clears `deferred` and submits it. The submission orders the clearing
+// before whoever starts the frame; a racing cancel() or waiter reads the word through RMWs, which see it too.
+// A template so that a header which never fires (this one alone) needs no definition of schedule_fired.
+template <class Frame>
+void fire_deferred(Frame& frame) noexcept {
+    frame.state.fetch_and(~task_state::deferred, std::memory_order_relaxed);
+    schedule_fired(frame.pool, &frame);
+}
+
+// A callable whose task_cancelled exception means "cancelled" rather than "failed": continuation bodies, which
+// throw it when what they continue was cancelled (continuation.hpp).
+template <class Fn>
+concept propagates_cancellation = requires {
+    Fn::propagates_cancellation;
+};
+
 // A per-thread address: compares a frame's `runner` with the calling thread (deadlock detection).
 inline const void* this_thread_identity() noexcept {
     static thread_local const char marker = 0;
     return &marker;
+}
+
+// Is `error` a taskforge::task_cancelled?
+inline bool is_cancellation(const std::exception_ptr& error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const task_cancelled&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
 }
 
 // Reports an exception nobody retrieved; never throws.
@@ -271,6 +365,9 @@ public:
         }
     }
 
+    // Callable of a continuation (continuation.hpp): the triggers it keeps are reached through it.
+    Fn& callable() noexcept { return call_.function(); }
+
 private:
     using base = task_frame_base;
 
@@ -279,12 +376,14 @@ private:
         : valued_frame<T>(&execute, &manage_frame, handler, home, initial),
           call_(std::forward<F>(function), std::forward<A>(arguments)...) {}
 
-    // The queued job: runs the task, or skips it (cancelled [S4], or already run inline by a waiter [S6]).
+    // The queued job: runs the task, or skips it (cancelled [S4], or already run inline by a waiter [S6]). A deferred
+    // continuation is not queued: its predecessor fires it by running this, which submits it [S9].
     static void execute(job* work) noexcept {
         auto* self = static_cast<task_frame*>(work);
         deferred_finishes::flush();  // never hold a group's finishes behind this task (group_state.hpp [G4])
         if (self->try_start(this_thread_identity())) return run_body(self);
         if (self->was_claimed()) return self->release_queue();
+        if ((self->state.load(std::memory_order_relaxed) & task_state::deferred) != 0) return fire_deferred(*self);
         self->call_.destroy();
         self->finish(task_state::cancelled);
     }
@@ -300,6 +399,12 @@ private:
         } catch (...) {
             self->error = std::current_exception();
             outcome = task_state::failed;
+            if constexpr (propagates_cancellation<Fn>) {
+                if (is_cancellation(self->error)) {
+                    self->error = nullptr;
+                    outcome = task_state::cancelled;
+                }
+            }
         }
         // Published after leaving the catch block: the exception's reference count is settled before a waiter
         // can see it (DESIGN.md, "Exceptions across threads").

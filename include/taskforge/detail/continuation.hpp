@@ -1,0 +1,292 @@
+// taskforge/detail/continuation.hpp — what runs after a task: then(), when_all(), when_any() (compose.hpp).
+//
+// A continuation is an ordinary task frame created `deferred` (task_frame.hpp): it is not queued, and nobody may
+// start or claim it until it is fired; it may be cancelled meanwhile. It is attached to the frame it waits for as
+// a node of that frame's `continuations` list, linked through job::next (a job that is in no queue does not use
+// its link). The predecessor's executor fires every node when the task finishes ([S7]-[S9]):
+//   * then():     the node is the continuation frame itself; firing submits it to its pool. Its body holds the
+//                 predecessor's handle, so the predecessor frame lives until the body took the value.
+//   * when_all(): one countdown_trigger per input, kept in the result frame's body; the last of N + 1 counts (one
+//                 per input, one for the creator, which attaches first and counts last) fires the result frame.
+//   * when_any(): one winner_trigger per input, kept in a shared any_of_state; the first to fire wins the CAS on
+//                 `winner` and fires the result frame; every trigger drops a reference to the state, and the last
+//                 frees it, so losers that finish after the winner (or after the result was consumed) still have
+//                 their trigger to fire.
+// Triggers are never queued: the executor runs them inline, and all they do is count, CAS and submit [S9].
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <limits>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "job.hpp"
+#include "runtime.hpp"
+#include "task_frame.hpp"
+
+namespace taskforge {
+template <class T>
+class task_handle;
+}  // namespace taskforge
+
+namespace taskforge::detail {
+
+// The family of every trigger node: never in a queue, never a task frame.
+inline constexpr char trigger_family = 0;
+
+// What then(f) on a task_handle<T> returns a handle to.
+template <class T, class F>
+struct then_result {
+    using type = std::decay_t<std::invoke_result_t<F, T&&>>;
+};
+template <class F>
+struct then_result<void, F> {
+    using type = std::decay_t<std::invoke_result_t<F>>;
+};
+template <class T, class F>
+using then_result_t = typename then_result<T, F>::type;
+
+template <class T, class F>
+struct continuable_trait : std::is_invocable<F, T&&> {};
+template <class F>
+struct continuable_trait<void, F> : std::is_invocable<F> {};
+template <class T, class F>
+concept continuable = continuable_trait<T, F>::value;
+
+// The body of a then() continuation: takes the predecessor's value (rethrowing its exception, or task_cancelled,
+// which makes this task cancelled too: propagates_cancellation) and calls the function with it.
+template <class Handle, class F>
+struct then_body {
+    static constexpr bool propagates_cancellation = true;
+    using value_type = typename Handle::value_type;
+
+    Handle before;
+    F function;
+
+    then_result_t<value_type, F> operator()() {
+        if constexpr (std::is_void_v<value_type>) {
+            before.get();
+            return std::invoke(std::move(function));
+        } else {
+            return std::invoke(std::move(function), before.get());
+        }
+    }
+};
+
+// Reaches into task_handle for the composition functions (compose.hpp).
+struct handle_access {
+    template <class T>
+    static valued_frame<T>& frame(task_handle<T>& handle) {
+        return handle.frame();  // throws future_error(no_state) on an empty handle
+    }
+    template <class T>
+    static task_handle<T> adopt(valued_frame<T>* frame) noexcept {
+        return task_handle<T>(frame);
+    }
+};
+
+// A void input's slot in when_all's tuple.
+template <class T>
+using value_or_empty_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+// The value of a finished input (its exception, or task_cancelled, propagates).
+template <class T>
+value_or_empty_t<T> take_value(task_handle<T>& input) {
+    if constexpr (std::is_void_v<T>) {
+        input.get();
+        return {};
+    } else {
+        return input.get();
+    }
+}
+
+// Drops the outcome of a finished input nobody will read: its value, or its exception, which the composite's own
+// outcome replaces (so it does not reach options::on_unhandled_exception).
+template <class T>
+void discard_outcome(task_handle<T>& input) noexcept {
+    if (!input.valid() || !input.ready()) return;  // unfinished (a failed setup): detached instead
+    try {
+        input.get();
+    } catch (...) {  // dropped on purpose, see above
+    }
+}
+
+// --- when_all ---------------------------------------------------------------------------------------------------
+
+// One input's node: counts down the result's gate; the last count fires the result frame.
+struct countdown_trigger : job {
+    countdown_trigger() noexcept : job(&fire, &trigger_family) {}
+    // Moves happen only before any trigger is attached (the body is moved into its frame): a fresh trigger.
+    countdown_trigger(countdown_trigger&&) noexcept : countdown_trigger() {}
+
+    atomic<std::size_t>* remaining = nullptr;
+    task_frame_base* result = nullptr;
+
+    static void fire(job* node) noexcept {
+        auto* self = static_cast<countdown_trigger*>(node);
+        task_frame_base* const result = self->result;
+        // acq_rel: every input's count (and the creator's setup, counted last by the creator) happens-before the
+        // last one, which fires the result; nothing here is read after our own count unless we were last.
+        if (self->remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) fire_deferred(*result);
+    }
+};
+
+// when_all's counts: one per input and one for the creator. Kept in the result frame's body.
+template <class Triggers>
+struct all_of_gate {
+    all_of_gate() = default;
+    all_of_gate(all_of_gate&& other) noexcept : triggers(std::move(other.triggers)) {}  // before any attach
+
+    atomic<std::size_t> remaining{0};
+    Triggers triggers;
+};
+
+// The result of when_all(h1, h2, ...): the tuple of values, taken in argument order (so the first input in that
+// order that failed or was cancelled decides the outcome).
+template <class... T>
+struct all_of_tuple_body {
+    static constexpr bool propagates_cancellation = true;
+
+    std::tuple<task_handle<T>...> inputs;
+    all_of_gate<std::array<countdown_trigger, sizeof...(T)>> gate;
+
+    std::tuple<value_or_empty_t<T>...> operator()() {
+        try {
+            return std::apply([](auto&... input) { return std::tuple<value_or_empty_t<T>...>{take_value(input)...}; },
+                              inputs);
+        } catch (...) {
+            std::apply([](auto&... input) { (discard_outcome(input), ...); }, inputs);
+            throw;
+        }
+    }
+};
+
+// The result of when_all(vector): the values in the vector's order (void inputs: nothing).
+template <class T>
+struct all_of_vector_body {
+    static constexpr bool propagates_cancellation = true;
+    using result_type = std::conditional_t<std::is_void_v<T>, void, std::vector<value_or_empty_t<T>>>;
+
+    std::vector<task_handle<T>> inputs;
+    all_of_gate<std::vector<countdown_trigger>> gate;
+
+    result_type operator()() {
+        try {
+            if constexpr (std::is_void_v<T>) {
+                for (auto& input : inputs) input.get();
+            } else {
+                std::vector<T> values;
+                values.reserve(inputs.size());
+                for (auto& input : inputs) values.push_back(input.get());
+                return values;
+            }
+        } catch (...) {
+            for (auto& input : inputs) discard_outcome(input);
+            throw;
+        }
+    }
+};
+
+// Creator of a deferred result frame `result` whose body keeps `gate`, with `frames[i]` the inputs' frames (all
+// valid, their handles in the body): attaches one trigger per input, then counts for itself. Inputs already
+// finished count at once.
+template <class Gate, class Frames>
+void arm_all_of(Gate& gate, task_frame_base& result, const Frames& frames) noexcept {
+    const std::size_t count = std::size(frames);
+    // Relaxed: published to the triggers' threads by the attach's release push (or used here).
+    gate.remaining.store(count + 1, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < count; ++i) {
+        countdown_trigger& trigger = gate.triggers[i];
+        trigger.remaining = &gate.remaining;
+        trigger.result = &result;
+        if (!frames[i]->attach_continuation(&trigger)) run(&trigger);  // finished already: count now [S7]
+    }
+    // The creator's count, last: acq_rel as in countdown_trigger::fire.
+    if (gate.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) fire_deferred(result);
+}
+
+// --- when_any ---------------------------------------------------------------------------------------------------
+
+template <class T>
+struct any_of_state;
+
+// One input's node: the first to fire wins and fires the result frame; each drops its reference to the state.
+template <class T>
+struct winner_trigger : job {
+    winner_trigger() noexcept : job(&fire, &trigger_family) {}
+
+    any_of_state<T>* state = nullptr;
+    std::size_t index = 0;
+
+    static void fire(job* node) noexcept {
+        auto* self = static_cast<winner_trigger*>(node);
+        any_of_state<T>* const state = self->state;
+        std::size_t expected = any_of_state<T>::undecided;
+        // acq_rel on success: the result body's acquire load of `winner` sees our input finished (its final status
+        // was published before its executor fired us). One CAS decides: every later one fails.
+        if (state->winner.compare_exchange_strong(expected, self->index, std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed)) {
+            fire_deferred(*state->result);
+        }
+        state->release();  // `self` may be gone after this
+    }
+};
+
+// Shared by the inputs' triggers and the result's body: freed by whichever lets go last.
+template <class T>
+struct any_of_state {
+    static constexpr std::size_t undecided = std::numeric_limits<std::size_t>::max();
+
+    explicit any_of_state(std::vector<task_handle<T>> handles)
+        : inputs(std::move(handles)), triggers(inputs.size()), references(inputs.size() + 1) {}
+
+    void release() noexcept {
+        // acq_rel: every holder's last access happens-before the delete by the last one.
+        if (references.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+    // Last reference gone: every trigger fired, so every input finished; the losers' outcomes are dropped.
+    ~any_of_state() {
+        for (auto& input : inputs) discard_outcome(input);
+    }
+
+    std::vector<task_handle<T>> inputs;
+    std::vector<winner_trigger<T>> triggers;
+    atomic<std::size_t> winner{undecided};
+    atomic<std::size_t> references;  // one per trigger, one for the result's body
+    task_frame_base* result = nullptr;
+};
+
+// The result of when_any: (index, value) of the first input to finish; its exception if it failed.
+template <class T>
+struct any_of_body {
+    static constexpr bool propagates_cancellation = true;
+    using result_type = std::conditional_t<std::is_void_v<T>, std::size_t, std::pair<std::size_t, T>>;
+
+    explicit any_of_body(any_of_state<T>* shared) noexcept : state(shared) {}
+    any_of_body(any_of_body&& other) noexcept : state(std::exchange(other.state, nullptr)) {}
+    any_of_body& operator=(any_of_body&&) = delete;
+    ~any_of_body() {
+        if (state != nullptr) state->release();  // also when the result was cancelled and never ran
+    }
+
+    result_type operator()() {
+        // Acquire pairs with the winning trigger's CAS.
+        const std::size_t index = state->winner.load(std::memory_order_acquire);
+        if constexpr (std::is_void_v<T>) {
+            state->inputs[index].get();
+            return index;
+        } else {
+            return {index, state->inputs[index].get()};
+        }
+    }
+
+    any_of_state<T>* state;
+};
+
+}  // namespace taskforge::detail

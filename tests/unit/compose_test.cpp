@@ -1,0 +1,258 @@
+// then(), when_all(), when_any(): values, void, move-only types, exceptions, cancellation, attaching after
+// completion, constant stack for long chains, and a diamond-shaped graph.
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <taskforge/taskforge.hpp>
+#include <thread>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+#include "../support/catch.hpp"
+#include "../support/sanitizers.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A task that does not finish before release() (so continuations attach to a running task).
+struct gate {
+    std::atomic<bool> open{false};
+    void release() { open.store(true); }
+    void wait() const {
+        while (!open.load()) std::this_thread::sleep_for(50us);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("then runs f with the value, consumes the handle, and chains", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    auto first = pool.spawn([] { return 20; });
+    auto second = first.then([](int x) { return x + 1; });
+    CHECK_FALSE(first.valid());
+    auto third = second.then([](int x) { return std::to_string(x * 2); });
+    CHECK(third.get() == "42");
+}
+
+TEST_CASE("then on void tasks, to void tasks, and with move-only values", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::atomic<int> order{0};
+    auto done = pool.spawn([&] { order = 1; }).then([&] { return order.load() + 1; });
+    CHECK(done.get() == 2);
+    auto nothing = pool.spawn([] { return 3; }).then([&](int x) { order = x; });
+    nothing.get();
+    CHECK(order.load() == 3);
+    auto owned = pool.spawn([] { return std::make_unique<int>(7); }).then([](std::unique_ptr<int> p) {
+        return std::make_unique<long>(*p * 6);
+    });
+    CHECK(*owned.get() == 42);
+}
+
+TEST_CASE("then after the task completed is queued at once", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    auto first = pool.spawn([] { return 5; });
+    first.wait();
+    auto next = first.then([](int x) { return x * 2; });
+    CHECK(next.get() == 10);
+}
+
+TEST_CASE("a failed task's continuation fails with the same exception, and f never runs", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::atomic<bool> ran{false};
+    auto next = pool.spawn([]() -> int { throw std::runtime_error("boom"); }).then([&](int x) {
+        ran = true;
+        return x;
+    });
+    CHECK_THROWS_WITH(next.get(), "boom");
+    CHECK_FALSE(ran.load());
+}
+
+TEST_CASE("a cancelled task's continuation is cancelled; a continuation can be cancelled before it fires",
+          "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    gate blocker;
+    auto busy = pool.spawn([&] { blocker.wait(); });  // keeps the only worker, so the next task stays pending
+    auto victim = pool.spawn([] { return 1; });
+    std::atomic<bool> ran{false};
+    REQUIRE(victim.cancel());
+    auto after_cancelled = victim.then([&](int x) {
+        ran = true;
+        return x;
+    });
+    auto pending_continuation = pool.spawn([] { return 2; }).then([&](int x) {
+        ran = true;
+        return x;
+    });
+    CHECK(pending_continuation.status() == taskforge::task_status::pending);
+    CHECK(pending_continuation.cancel());
+    blocker.release();
+    CHECK_THROWS_AS(after_cancelled.get(), taskforge::task_cancelled);
+    CHECK_THROWS_AS(pending_continuation.get(), taskforge::task_cancelled);
+    busy.get();
+    CHECK_FALSE(ran.load());
+}
+
+TEST_CASE("waiting on a continuation that has not fired does not run it early", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    gate blocker;
+    std::atomic<bool> first_done{false};
+    auto next = pool.spawn([&] {
+                        blocker.wait();
+                        first_done = true;
+                    })
+                    .then([&] { return first_done.load(); });
+    std::thread opener([&] {
+        std::this_thread::sleep_for(5ms);
+        blocker.release();
+    });
+    // From a worker too: a waiting worker may claim a pending task, but never an unfired continuation.
+    auto from_worker = pool.spawn([&] { return next.get(); });
+    CHECK(from_worker.get());
+    opener.join();
+}
+
+TEST_CASE("empty handles throw no_state from then, when_all and when_any", "[compose][unit]") {
+    taskforge::task_handle<int> empty;
+    CHECK_THROWS_AS(empty.then([](int x) { return x; }), std::future_error);
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    auto fine = pool.spawn([] { return 1; });
+    CHECK_THROWS_AS(taskforge::when_all(fine, empty), std::future_error);
+    CHECK(fine.valid());  // nothing consumed when an input is empty
+    std::vector<taskforge::task_handle<int>> some;
+    some.push_back(std::move(fine));
+    some.emplace_back();
+    CHECK_THROWS_AS(taskforge::when_any(std::move(some)), std::future_error);
+    CHECK_THROWS_AS(taskforge::when_any(std::vector<taskforge::task_handle<int>>{}), std::invalid_argument);
+}
+
+TEST_CASE("a chain of 1,000,000 thens on one worker runs in constant stack", "[compose][unit]") {
+    constexpr long links = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 100'000 : 1'000'000;
+    taskforge::options small_stack{.threads = 1};
+    small_stack.stack_size = 256 * 1024;  // recursion of even a few thousand links would overflow it
+    taskforge::scheduler pool{small_stack};
+    gate blocker;
+    auto chain = pool.spawn([&] {
+        blocker.wait();
+        return 0L;
+    });
+    for (long i = 0; i < links; ++i) chain = chain.then([](long x) { return x + 1; });
+    blocker.release();  // every link attached before the first completes: completion fires them one by one
+    CHECK(chain.get() == links);
+}
+
+TEST_CASE("when_all of handles gives the tuple of values; void gives monostate", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    auto a = pool.spawn([] { return 1; });
+    auto b = pool.spawn([] { return std::string("two"); });
+    auto c = pool.spawn([] {});
+    auto d = pool.spawn([] { return std::make_unique<int>(4); });
+    a.wait();  // one input finished before when_all: it counts at once
+    auto all = taskforge::when_all(a, b, std::move(c), d);
+    CHECK_FALSE(a.valid());
+    CHECK_FALSE(d.valid());
+    auto [one, two, three, four] = all.get();
+    CHECK(one == 1);
+    CHECK(two == "two");
+    CHECK(std::is_same_v<decltype(three), std::monostate>);
+    CHECK(*four == 4);
+}
+
+namespace {
+std::atomic<int> unhandled{0};
+void count_unhandled(std::exception_ptr) noexcept { ++unhandled; }
+}  // namespace
+
+TEST_CASE("when_all of a vector: values in order, void, empty, and the first failure in order", "[compose][unit]") {
+    taskforge::options counting{.threads = 2};
+    counting.on_unhandled_exception = &count_unhandled;
+    taskforge::scheduler pool{counting};
+    unhandled = 0;
+    std::vector<taskforge::task_handle<int>> inputs;
+    for (int i = 0; i < 1000; ++i) inputs.push_back(pool.spawn([i] { return i; }));
+    std::vector<int> expected(1000);
+    std::iota(expected.begin(), expected.end(), 0);
+    CHECK(taskforge::when_all(std::move(inputs)).get() == expected);
+
+    std::atomic<int> ran{0};
+    std::vector<taskforge::task_handle<void>> chores;
+    for (int i = 0; i < 10; ++i) chores.push_back(pool.spawn([&] { ++ran; }));
+    taskforge::when_all(std::move(chores)).get();
+    CHECK(ran.load() == 10);
+
+    CHECK(taskforge::when_all(std::vector<taskforge::task_handle<int>>{}).get().empty());
+
+    std::vector<taskforge::task_handle<int>> mixed;
+    mixed.push_back(pool.spawn([] { return 1; }));
+    mixed.push_back(pool.spawn([]() -> int {
+        std::this_thread::sleep_for(2ms);
+        throw std::runtime_error("second");
+    }));
+    mixed.push_back(pool.spawn([]() -> int { throw std::logic_error("third"); }));
+    CHECK_THROWS_WITH(taskforge::when_all(std::move(mixed)).get(), "second");
+    CHECK(unhandled.load() == 0);  // the third input's exception is replaced by the result's, not reported
+}
+
+TEST_CASE("when_all with a cancelled input is cancelled", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    gate blocker;
+    auto busy = pool.spawn([&] { blocker.wait(); });
+    auto victim = pool.spawn([] { return 1; });
+    REQUIRE(victim.cancel());
+    auto fine = pool.spawn([] { return 2; });
+    auto all = taskforge::when_all(fine, victim);
+    blocker.release();
+    CHECK_THROWS_AS(all.get(), taskforge::task_cancelled);
+    busy.get();
+}
+
+TEST_CASE("when_any gives the first to finish; the others finish normally", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    gate slow_gate;
+    std::atomic<int> finished{0};
+    std::vector<taskforge::task_handle<std::string>> replicas;
+    replicas.push_back(pool.spawn([&] {
+        slow_gate.wait();
+        ++finished;
+        return std::string("slow");
+    }));
+    replicas.push_back(pool.spawn([&] {
+        ++finished;
+        return std::string("fast");
+    }));
+    auto any = taskforge::when_any(std::move(replicas));
+    auto [index, value] = any.get();
+    CHECK(index == 1);
+    CHECK(value == "fast");
+    slow_gate.release();
+    while (finished.load() < 2) std::this_thread::sleep_for(100us);  // the loser still runs to the end
+
+    std::vector<taskforge::task_handle<void>> chores;
+    chores.push_back(pool.spawn([] {}));
+    CHECK(taskforge::when_any(std::move(chores)).get() == 0);
+
+    std::vector<taskforge::task_handle<int>> failing;
+    failing.push_back(pool.spawn([]() -> int { throw std::runtime_error("first to finish, by failing"); }));
+    CHECK_THROWS_WITH(taskforge::when_any(std::move(failing)).get(), "first to finish, by failing");
+}
+
+TEST_CASE("64 chains of 1,000 thens joined by when_all give the right result", "[compose][unit]") {
+    constexpr int links = TASKFORGE_TEST_TSAN ? 200 : 1000;
+    constexpr int width = 64;
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::vector<taskforge::task_handle<long>> chains;
+    for (int i = 0; i < width; ++i) {
+        auto chain = pool.spawn([i] { return long{i}; });
+        for (int l = 0; l < links; ++l) chain = chain.then([](long x) { return x + 1; });
+        chains.push_back(std::move(chain));
+    }
+    auto total = taskforge::when_all(std::move(chains)).then([](std::vector<long> values) {
+        return std::accumulate(values.begin(), values.end(), 0L);
+    });
+    CHECK(total.get() == long{width} * links + long{width} * (width - 1) / 2);
+}
