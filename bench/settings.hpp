@@ -30,5 +30,6 @@ void register_deque_benchmarks();
 void register_waiting_benchmarks();
 void register_join_benchmarks();
 void register_loop_benchmarks();
+void register_compose_benchmarks();
 
 }  // namespace bench

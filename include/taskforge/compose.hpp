@@ -18,7 +18,10 @@
 //     results are dropped. An empty vector throws std::invalid_argument.
 //   * An empty input handle throws std::future_error(no_state) before any handle is consumed.
 //   * Inputs already finished count at once. Inputs may come from different schedulers; the result is queued on
-//     its own scheduler (cancelled if that one no longer accepts work).
+//     its own scheduler (cancelled if that one was shut down by then). That scheduler must still exist when the
+//     result is due: destroying it while the result waits for an input of another scheduler is undefined
+//     behaviour, like spawning on a destroyed scheduler. (Within one scheduler this cannot happen: its shutdown
+//     runs every task, so every continuation fires before it returns.)
 #pragma once
 
 #include <array>
@@ -78,7 +81,7 @@ requires(sizeof...(Handles) > 0) auto when_all(Handles&&... handles) {
 
 // Ready when every input finished: task_handle<std::vector<T>> (task_handle<void> for void inputs).
 template <class T>
-auto when_all(std::vector<task_handle<T>> handles) {
+auto when_all(std::vector<task_handle<T>>&& handles) {
     using body_type = detail::all_of_vector_body<T>;
     using result_type = typename body_type::result_type;
     if (handles.empty()) {
@@ -87,12 +90,10 @@ auto when_all(std::vector<task_handle<T>> handles) {
             if constexpr (!std::is_void_v<result_type>) return {};
         });
     }
+    for (const auto& input : handles) detail::require_valid(input);  // before anything is consumed
     std::vector<detail::task_frame_base*> frames;
     frames.reserve(handles.size());
-    for (auto& input : handles) {
-        detail::require_valid(input);
-        frames.push_back(&detail::handle_access::frame(input));
-    }
+    for (auto& input : handles) frames.push_back(&detail::handle_access::frame(input));
     body_type body{std::move(handles), {}};
     body.gate.triggers.resize(frames.size());
     return detail::start_all_of<result_type>(frames, std::move(body));
@@ -100,7 +101,7 @@ auto when_all(std::vector<task_handle<T>> handles) {
 
 // Ready when the first input finished: task_handle<std::pair<std::size_t, T>> (task_handle<std::size_t> for void).
 template <class T>
-auto when_any(std::vector<task_handle<T>> handles) {
+auto when_any(std::vector<task_handle<T>>&& handles) {
     using body_type = detail::any_of_body<T>;
     using result_type = typename body_type::result_type;
     using frame_type = detail::task_frame<result_type, body_type>;

@@ -74,9 +74,9 @@ public:
     }
 
     template <class F, class... Args>
-    requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+    requires detail::spawnable<F, Args...>
     auto spawn(F&& function, Args&&... arguments) {
-        using result_type = std::decay_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+        using result_type = detail::spawned_result_t<F, Args...>;
         using frame_type = detail::task_frame<result_type, std::decay_t<F>, std::decay_t<Args>...>;
         frame_type* frame =
             frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(), detail::task_state::pending,
@@ -94,9 +94,7 @@ public:
 
     // Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
     template <class F, class... Args>
-    requires(!std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>) void spawn(F&&, Args&&...) {
-        (void)detail::spawnable_check<F, Args...>{};
-    }
+    requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) { (void)detail::spawnable_check<F, Args...>{}; }
 
     // Fork-join at the cost of a function call (join.hpp): runs `first` here and `second` possibly on another
     // worker; returns both results, std::monostate for void. From a thread that is not one of our workers the
@@ -187,7 +185,7 @@ inline scheduler& default_scheduler() {
 
 // Spawns on the calling worker's scheduler, or on default_scheduler() from any other thread.
 template <class F, class... Args>
-requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+requires detail::spawnable<F, Args...>
 auto spawn(F&& function, Args&&... arguments) {
     scheduler* here = scheduler::current();
     return (here != nullptr ? *here : default_scheduler())
@@ -195,7 +193,7 @@ auto spawn(F&& function, Args&&... arguments) {
 }
 
 template <class F, class... Args>
-requires(!std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>) void spawn(F&&, Args&&...) {
+requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) {
     (void)detail::spawnable_check<F, Args...>{};  // names the fix: std::ref
 }
 

@@ -10,6 +10,9 @@
 //   * get() waits, then returns the value (moved out), rethrows the task's exception, or throws task_cancelled;
 //     afterwards the handle is empty.
 //   * cancel() succeeds only while the task has not started; the task then never runs.
+//   * A callable that can take a std::stop_token before its arguments gets one: pool.spawn([](std::stop_token stop,
+//     int x) { ... }, 42). request_stop() cancels the task if it has not started, else requests a stop on that
+//     token. Tasks whose callable takes no token carry no stop state at all.
 //   * Dropping a handle detaches the task: it still runs, and its frame is freed when it ends. If it throws, the
 //     exception goes to options::on_unhandled_exception.
 //   * Waiting on a task that is running below the caller on the caller's own worker stack (for instance a task
@@ -26,7 +29,9 @@
 //     runs f on the calling thread; completing never runs f on the completing thread's stack either (it queues it),
 //     so chains of any length run in constant stack. A continuation attached after completion is queued at once.
 //     It can itself be cancelled before it starts. If the scheduler no longer accepts work when the continuation
-//     is due (shut down), the continuation is cancelled. See compose.hpp for when_all / when_any.
+//     is due (shut down), the continuation is cancelled; the scheduler must still exist when then() is called
+//     (as for spawn). then() consumes the handle even when it throws (std::bad_alloc): the task is then detached.
+//     See compose.hpp for when_all / when_any.
 #pragma once
 
 #include <chrono>
@@ -121,6 +126,16 @@ public:
 
     // Cancels the task if it has not started yet; returns whether it did.
     bool cancel() { return frame().cancel(); }
+
+    // Cancels the task if it has not started yet (returns true); otherwise asks it to stop through the
+    // std::stop_token it was given, if its callable takes one (returns false). Stopping is cooperative: the task
+    // decides when to return, and get() then gives whatever it returned.
+    bool request_stop() {
+        detail::valued_frame<T>& task = frame();
+        if (task.cancel()) return true;
+        task.request_stop();
+        return false;
+    }
 
     // The task that runs function(value) (function() for void) after this one completed; consumes this handle.
     template <class F>

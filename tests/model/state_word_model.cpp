@@ -1,4 +1,4 @@
-// Relacy model checks of a task frame's state word (detail/task_frame.hpp, invariants [S1]..[S6]) and of the
+// Relacy model checks of a task frame's state word (detail/task_frame.hpp, invariants [S1]..[S9]) and of the
 // handle's wait on it (detail/state_word.hpp's block_until): the real task_frame_base, compiled against Relacy
 // through detail/platform.hpp.
 //
@@ -11,9 +11,16 @@
 // Every access a party makes to the frame first reads the frame's rl::var `alive`, which dispose overwrites: an
 // access that does not happen-before the dispose is a DATA RACE, one after it fails an RL_ASSERT naming [S2].
 //
-// Mutant (built as a WILL_FAIL test by CMakeLists.txt):
+// Continuations ([S7]-[S9]): thread 1 attaches a node while thread 0 finishes the task; the node must fire exactly
+// once, while the frame is alive, and what it then reads of the result must be published [S1]. A deferred frame
+// must not be claimed before it is fired.
+//
+// Mutants (built as WILL_FAIL tests by CMakeLists.txt):
 //   TASKFORGE_MODEL_MUTANT_RELEASE_IGNORES_CLAIMED  release_handle's fast path frees a claimed frame without
 //                                                   waiting for its queued job (queue_done) [S6].
+//   TASKFORGE_MODEL_MUTANT_CONTINUED_READ_EARLY     finish() decides about continuations from a read before its
+//                                                   publishing RMW: an attach in between is never fired [S8].
+//   TASKFORGE_MODEL_MUTANT_CLAIM_DEFERRED           a deferred (unfired) continuation can be claimed [S9].
 #define TASKFORGE_RELACY 1
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +81,9 @@ private:
     // mirrors task_frame::run_body
     static void run_body(model_frame* self) noexcept {
         self->touch();
+        // [S9] never started or claimed while deferred: the RMW that left `pending` read the word without it, and
+        // nothing sets it again.
+        RL_ASSERT((self->state.load(std::memory_order_relaxed) & task_state::deferred) == 0);
         self->log.runs.fetch_add(1, std::memory_order_relaxed);
         self->value($) = result_value;
         self->finish(task_state::completed);
@@ -225,6 +235,67 @@ struct claim_cancel_drop_versus_execute : frame_test<claim_cancel_drop_versus_ex
     }
 };
 
+// A continuation node, as a then() continuation or a when_all trigger is: fired by the executor (or by the
+// attacher when the task already finished); it records the firing and touches the frame it continues.
+struct model_node : job {
+    explicit model_node(model_frame& continued) : job(&fire), frame(continued) {}
+    static void fire(job* work) noexcept {
+        auto* self = static_cast<model_node*>(work);
+        self->frame.touch();  // [S7][S8] fired while the frame is alive
+        self->fired.fetch_add(1, std::memory_order_release);
+    }
+    model_frame& frame;
+    atomic<int> fired{0};
+};
+
+// then(): the attacher holds the handle, attaches a node while the executor finishes; the node fires exactly once;
+// then (as the continuation's body does) the attacher reads the result and lets go of the handle [S7][S8][S9].
+struct attach_versus_finish : frame_test<attach_versus_finish> {
+    model_node* node = nullptr;
+    void before() {
+        frame_test::before();
+        node = new model_node(*frame);
+    }
+    void thread(unsigned index) {
+        if (index == 0) {
+            execute_queued_job();
+            return;
+        }
+        frame->touch();
+        if (!frame->attach_continuation(node)) model_node::fire(node);  // finished already: fire it ourselves
+        // The continuation runs only once fired (acquire pairs with the firing's release).
+        while (node->fired.load(std::memory_order_acquire) == 0) rl::yield(1, $);
+        wait_and_read();  // the task finished: returns at once, and the result is visible [S1]
+        drop_handle();
+    }
+    void after() {
+        RL_ASSERT(node->fired.load(std::memory_order_relaxed) == 1);  // [S8] exactly once
+        delete node;
+        frame_test::after();
+    }
+};
+
+// A deferred frame (an unfired continuation) is fired — `deferred` cleared, then queued and executed — while a
+// waiter tries to claim it: the claim may win only after the firing, never before [S9].
+struct claim_versus_fire : frame_test<claim_versus_fire> {
+    void before() {
+        frame_test::before();
+        frame->state.store(task_state::deferred, std::memory_order_relaxed);
+    }
+    void thread(unsigned index) {
+        if (index == 0) {
+            frame->touch();
+            frame->state.fetch_and(~task_state::deferred, std::memory_order_relaxed);
+            execute_queued_job();
+        } else {
+            frame->touch();
+            claimed = frame->try_run_inline(this);
+            wait_and_read();
+            drop_handle();
+        }
+    }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -236,5 +307,7 @@ int main(int argc, char** argv) {
     all &= taskforge_model::check<cancel_and_drop_versus_execute>("cancel_and_drop_versus_execute", iterations);
     all &= taskforge_model::check<claim_versus_execute>("claim_versus_execute", iterations);
     all &= taskforge_model::check<claim_cancel_drop_versus_execute>("claim_cancel_drop_versus_execute", iterations);
+    all &= taskforge_model::check<attach_versus_finish>("attach_versus_finish", iterations);
+    all &= taskforge_model::check<claim_versus_fire>("claim_versus_fire", iterations);
     return all ? 0 : 1;
 }

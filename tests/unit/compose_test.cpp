@@ -128,6 +128,10 @@ TEST_CASE("empty handles throw no_state from then, when_all and when_any", "[com
     some.push_back(std::move(fine));
     some.emplace_back();
     CHECK_THROWS_AS(taskforge::when_any(std::move(some)), std::future_error);
+    REQUIRE(some.size() == 2);  // the vector overloads validate before they consume
+    CHECK(some[0].valid());
+    CHECK_THROWS_AS(taskforge::when_all(std::move(some)), std::future_error);
+    CHECK(some[0].valid());
     CHECK_THROWS_AS(taskforge::when_any(std::vector<taskforge::task_handle<int>>{}), std::invalid_argument);
 }
 
@@ -255,4 +259,105 @@ TEST_CASE("64 chains of 1,000 thens joined by when_all give the right result", "
         return std::accumulate(values.begin(), values.end(), 0L);
     });
     CHECK(total.get() == long{width} * links + long{width} * (width - 1) / 2);
+}
+
+TEST_CASE("a task that takes a std::stop_token stops when asked, and get() gives what it returned", "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::atomic<bool> started{false};
+    auto worker = pool.spawn(
+        [&](std::stop_token stop, int base) {
+            started = true;
+            long polls = 0;
+            while (!stop.stop_requested()) ++polls;
+            return base + (polls > 0 ? 1 : 0);
+        },
+        41);
+    while (!started.load()) std::this_thread::yield();
+    CHECK_FALSE(worker.request_stop());  // running: a stop request, not a cancellation
+    CHECK(worker.get() == 42);
+}
+
+TEST_CASE("request_stop cancels a task that has not started; on a token-less running task it changes nothing",
+          "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    gate blocker;
+    std::atomic<bool> started{false};
+    auto busy = pool.spawn([&] {
+        started = true;
+        blocker.wait();
+        return 7;
+    });
+    std::atomic<bool> ran{false};
+    auto queued = pool.spawn([&](std::stop_token) { ran = true; });
+    while (!started.load()) std::this_thread::yield();
+    CHECK(queued.request_stop());
+    CHECK_FALSE(busy.request_stop());
+    blocker.release();
+    CHECK(busy.get() == 7);
+    CHECK_THROWS_AS(queued.get(), taskforge::task_cancelled);
+    CHECK_FALSE(ran.load());
+    taskforge::task_handle<int> empty;
+    CHECK_THROWS_AS(empty.request_stop(), std::future_error);
+}
+
+TEST_CASE("stop tokens work with move-only arguments, free spawn and continuations", "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    auto owned = pool.spawn([](std::stop_token stop, std::unique_ptr<int> p) { return stop.stop_requested() ? 0 : *p; },
+                            std::make_unique<int>(5));
+    CHECK(owned.then([](int x) { return x * 2; }).get() == 10);
+    auto free_spawned =
+        pool.spawn([] { return taskforge::spawn([](std::stop_token stop) { return stop.stop_possible(); }).get(); });
+    CHECK(free_spawned.get());
+}
+
+TEST_CASE("cancelling an unfired continuation wakes its waiters at once", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    gate blocker;
+    auto continuation = pool.spawn([&] {
+                                blocker.wait();
+                                return 1;
+                            })
+                            .then([](int x) { return x + 1; });
+    std::atomic<bool> woke{false};
+    std::thread waiter([&] {
+        continuation.wait();  // sleeps: the predecessor is blocked
+        woke = true;
+    });
+    std::this_thread::sleep_for(20ms);
+    REQUIRE(continuation.cancel());
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!woke.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    CHECK(woke.load());  // before the predecessor ends
+    blocker.release();
+    waiter.join();
+    CHECK_THROWS_AS(continuation.get(), taskforge::task_cancelled);
+}
+
+TEST_CASE("a task_cancelled thrown by user code is a failure downstream, not a cancellation", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    auto next = pool.spawn([]() -> int { throw taskforge::task_cancelled(); }).then([](int x) { return x; });
+    next.wait();
+    CHECK(next.status() == taskforge::task_status::failed);
+    CHECK_THROWS_AS(next.get(), taskforge::task_cancelled);
+}
+
+TEST_CASE("a chain refused by a shut-down scheduler is cancelled link by link in constant stack", "[compose][unit]") {
+    constexpr int links = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 20'000 : 100'000;
+    taskforge::scheduler closed{taskforge::options{.threads = 1}};
+    taskforge::options small_stack{.threads = 1};
+    small_stack.stack_size = 1 << 20;
+    taskforge::scheduler other{small_stack};
+    gate blocker;
+    auto here = closed.spawn([] { return 1; });
+    auto there = other.spawn([&] {
+        blocker.wait();
+        return 2;
+    });
+    auto chain = taskforge::when_all(here, there).then([](std::tuple<int, int> parts) {
+        return std::get<0>(parts) + std::get<1>(parts);
+    });
+    for (int i = 0; i < links; ++i) chain = chain.then([](int x) { return x + 1; });
+    closed.shutdown();
+    blocker.release();  // `there` finishes on other's worker and fires a result that `closed` refuses
+    CHECK_THROWS_AS(chain.get(), taskforge::task_cancelled);
 }

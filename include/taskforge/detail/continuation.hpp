@@ -18,6 +18,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <tuple>
@@ -59,8 +60,14 @@ struct continuable_trait<void, F> : std::is_invocable<F> {};
 template <class T, class F>
 concept continuable = continuable_trait<T, F>::value;
 
-// The body of a then() continuation: takes the predecessor's value (rethrowing its exception, or task_cancelled,
-// which makes this task cancelled too: propagates_cancellation) and calls the function with it.
+// Throws predecessor_cancelled if `input` was cancelled (the composite is then cancelled too, task_frame.hpp).
+template <class T>
+void propagate_cancellation(const task_handle<T>& input) {
+    if (static_cast<std::uint32_t>(input.status()) == task_state::cancelled) throw predecessor_cancelled{};
+}
+
+// The body of a then() continuation: takes the predecessor's value (rethrowing its exception; its cancellation
+// makes this task cancelled too: propagates_cancellation) and calls the function with it.
 template <class Handle, class F>
 struct then_body {
     static constexpr bool propagates_cancellation = true;
@@ -70,6 +77,7 @@ struct then_body {
     F function;
 
     then_result_t<value_type, F> operator()() {
+        propagate_cancellation(before);
         if constexpr (std::is_void_v<value_type>) {
             before.get();
             return std::invoke(std::move(function));
@@ -95,9 +103,10 @@ struct handle_access {
 template <class T>
 using value_or_empty_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
-// The value of a finished input (its exception, or task_cancelled, propagates).
+// The value of a finished input (its exception propagates, its cancellation as predecessor_cancelled).
 template <class T>
 value_or_empty_t<T> take_value(task_handle<T>& input) {
+    propagate_cancellation(input);
     if constexpr (std::is_void_v<T>) {
         input.get();
         return {};
@@ -179,11 +188,11 @@ struct all_of_vector_body {
     result_type operator()() {
         try {
             if constexpr (std::is_void_v<T>) {
-                for (auto& input : inputs) input.get();
+                for (auto& input : inputs) take_value(input);
             } else {
                 std::vector<T> values;
                 values.reserve(inputs.size());
-                for (auto& input : inputs) values.push_back(input.get());
+                for (auto& input : inputs) values.push_back(take_value(input));
                 return values;
             }
         } catch (...) {
@@ -279,10 +288,10 @@ struct any_of_body {
         // Acquire pairs with the winning trigger's CAS.
         const std::size_t index = state->winner.load(std::memory_order_acquire);
         if constexpr (std::is_void_v<T>) {
-            state->inputs[index].get();
+            take_value(state->inputs[index]);
             return index;
         } else {
-            return {index, state->inputs[index].get()};
+            return {index, take_value(state->inputs[index])};
         }
     }
 

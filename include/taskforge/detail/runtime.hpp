@@ -697,14 +697,33 @@ inline void runtime::shutdown() {
     if (other != nullptr) other->pool->end_blocking(*other);
 }
 
+// A fired continuation its pool refused, run here as cancelled (its waiters see task_cancelled) rather than lost.
+// Finishing it fires its own continuations, which the same pool refuses too: run one by one from a thread-local
+// list (linked through job::next: the job is in no queue) by the outermost call, a chain of any length stays in
+// constant stack [S9].
+inline void run_refused(job* work) noexcept {
+    static thread_local job* waiting_to_run = nullptr;
+    static thread_local bool draining = false;
+    static_cast<task_frame_base*>(work)->cancel();
+    work->next.store(waiting_to_run, std::memory_order_relaxed);  // this thread's own list
+    waiting_to_run = work;
+    if (draining) return;
+    draining = true;
+    while (waiting_to_run != nullptr) {
+        job* const next_refused = waiting_to_run;
+        waiting_to_run = next_refused->next.load(std::memory_order_relaxed);
+        run(next_refused);
+    }
+    draining = false;
+}
+
 // task_frame.hpp: a fired continuation goes to its pool; if that no longer accepts work (shut down, or this is a
-// fork() child), it runs here as cancelled (its waiters see task_cancelled) rather than being lost.
+// fork() child), it runs as cancelled instead (run_refused).
 inline void schedule_fired(const void* pool, job* work) noexcept {
     try {
         static_cast<runtime*>(const_cast<void*>(pool))->submit(work);
     } catch (...) {
-        static_cast<task_frame_base*>(work)->cancel();
-        run(work);
+        run_refused(work);
     }
 }
 

@@ -48,6 +48,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <stop_token>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -62,9 +63,30 @@ namespace taskforge::detail {
 // spawn(f, args...) calls f with decay-copied arguments, like std::thread: a parameter of type T& cannot bind
 // one. Instantiated only by the spawn overloads chosen when the call is not possible, so that the first error
 // names the rule and the fix instead of listing unsatisfied constraints.
+// A callable that can be called with a std::stop_token before its arguments gets one (task_handle::request_stop).
+template <class F, class... Args>
+concept takes_stop_token = std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>;
+
+// What spawn(f, args...) accepts: f(args...) or f(stop_token, args...), with decay-copied arguments.
+template <class F, class... Args>
+concept spawnable = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> || takes_stop_token<F, Args...>;
+
+// The result type of a task spawned with f(args...) (or f(stop_token, args...)), decayed.
+template <class F, class... Args>
+struct spawned_result {
+    using type = std::decay_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+};
+template <class F, class... Args>
+requires takes_stop_token<F, Args...>
+struct spawned_result<F, Args...> {
+    using type = std::decay_t<std::invoke_result_t<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>>;
+};
+template <class F, class... Args>
+using spawned_result_t = typename spawned_result<F, Args...>::type;
+
 template <class F, class... Args>
 struct spawnable_check {
-    static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+    static_assert(spawnable<F, Args...>,
                   "taskforge: spawn(f, args...) calls f with copies of the arguments (decay-copied rvalues, as "
                   "std::thread does), and f cannot be called that way. To pass an argument by reference, wrap it: "
                   "spawn(f, std::ref(x)) or std::cref(x). Otherwise check f's parameter types against the arguments.");
@@ -117,11 +139,12 @@ public:
     invocation& operator=(const invocation&) = delete;
     ~invocation() = default;  // the owner calls destroy() exactly once
 
-    // Invokes with rvalues, like std::thread: move-only arguments work.
-    decltype(auto) invoke() {
+    // Invokes with rvalues, like std::thread: move-only arguments work. `lead` goes first (a stop token).
+    template <class... Lead>
+    decltype(auto) invoke(Lead&&... lead) {
         return std::apply(
-            [](Fn& function, Args&... arguments) -> decltype(auto) {
-                return std::invoke(std::move(function), std::move(arguments)...);
+            [&lead...](Fn& function, Args&... arguments) -> decltype(auto) {
+                return std::invoke(std::move(function), std::forward<Lead>(lead)..., std::move(arguments)...);
             },
             call_.value);
     }
@@ -136,7 +159,7 @@ private:
 };
 
 struct task_frame_base : job {
-    enum class operation { run_claimed, dispose };
+    enum class operation { run_claimed, dispose, request_stop };
     using manage_function = void (*)(task_frame_base*, operation) noexcept;
 
     task_frame_base(execute_function run_function, manage_function manager, exception_handler handler,
@@ -150,7 +173,14 @@ struct task_frame_base : job {
 
     // Turns pending into cancelled [S4][S5]. Relaxed: the decision is made by the RMW's place in the word's
     // modification order; nothing is published, and freeing is ordered by release_handle().
-    bool cancel() noexcept { return leave_pending(task_state::cancelled, std::memory_order_relaxed, true); }
+    // A deferred frame's executor runs only when it is fired, maybe much later, so waiters are woken here: a
+    // cancelled task is finished. The caller holds the handle, so the frame is alive [S2]; the relaxed load sees
+    // `waiting` if a sleeper's CAS came before ours in the word's order, and a later sleeper sees `cancelled`.
+    bool cancel() noexcept {
+        if (!leave_pending(task_state::cancelled, std::memory_order_relaxed, true)) return false;
+        if ((state.load(std::memory_order_relaxed) & task_state::waiting) != 0) futex_wake_all(state);
+        return true;
+    }
 
     // The handle lets go of the frame (dropped or consumed) [S2].
     void release_handle() noexcept {
@@ -206,8 +236,19 @@ struct task_frame_base : job {
     // Publishes the final status (or keeps `cancelled`) and gives up the executor's claim [S1][S2][S3][S8].
     void finish(std::uint32_t final_status) noexcept {
         std::uint32_t word = state.load(std::memory_order_relaxed);
+#if defined(TASKFORGE_MODEL_MUTANT_CONTINUED_READ_EARLY)
+        // Mutant (model build only): decides about continuations from a read before the publishing RMW, so a
+        // continuation attached in between is never fired [S8].
+        const bool continued_early = (word & task_state::continued) != 0;
+#endif
+        bool continued = false;
         for (;;) {
-            const bool hold = (word & (task_state::waiting | task_state::continued)) != 0;
+#if defined(TASKFORGE_MODEL_MUTANT_CONTINUED_READ_EARLY)
+            continued = continued_early;
+#else
+            continued = (word & task_state::continued) != 0;  // [S8] read by the publishing RMW itself
+#endif
+            const bool hold = continued || (word & task_state::waiting) != 0;
             const std::uint32_t desired =
                 (word & ~task_state::status_mask) | final_status | (hold ? 0U : task_state::executor_done);
             // acq_rel: release publishes the result/exception [S1]; acquire sees the other parties' releases
@@ -220,8 +261,8 @@ struct task_frame_base : job {
                 break;
             }
         }
-        if ((word & task_state::continued) != 0) fire_continuations();  // [S8]
-        if ((word & task_state::waiting) != 0) futex_wake_all(state);   // [S3] executor_done is still clear
+        if (continued) fire_continuations();                           // [S8]
+        if ((word & task_state::waiting) != 0) futex_wake_all(state);  // [S3] executor_done is still clear
         release(task_state::executor_done);
     }
 
@@ -253,6 +294,9 @@ struct task_frame_base : job {
     // another transition won [S5]. Shared by cancel(), try_start() and try_run_inline(), which race for it. Only
     // cancel() may leave `pending` while the frame is `deferred` (an unfired continuation) [S9].
     bool leave_pending(std::uint32_t status, std::memory_order success, bool even_deferred = false) noexcept {
+#if defined(TASKFORGE_MODEL_MUTANT_CLAIM_DEFERRED)
+        even_deferred = true;  // mutant (model build only): an unfired continuation can be started or claimed [S9]
+#endif
         std::uint32_t word = state.load(std::memory_order_relaxed);
         while (task_state::status(word) == task_state::pending &&
                (even_deferred || (word & task_state::deferred) == 0)) {
@@ -269,6 +313,9 @@ struct task_frame_base : job {
     }
 
     void dispose() noexcept { manage(this, operation::dispose); }
+
+    // Handle side: asks a running task to stop (its stop token), if it took one; nothing otherwise.
+    void request_stop() noexcept { manage(this, operation::request_stop); }
 
     // Executor, after publishing the final status with `continued` set [S8]: fires every attached node [S9].
     TASKFORGE_COLD void fire_continuations() noexcept {
@@ -320,8 +367,12 @@ void fire_deferred(Frame& frame) noexcept {
     schedule_fired(frame.pool, &frame);
 }
 
-// A callable whose task_cancelled exception means "cancelled" rather than "failed": continuation bodies, which
-// throw it when what they continue was cancelled (continuation.hpp).
+// Thrown by a continuation's body when what it continues was cancelled (continuation.hpp): the continuation then
+// ends cancelled too. A task_cancelled that user code throws is an ordinary failure; this type is not reachable
+// from user code.
+struct predecessor_cancelled {};
+
+// A callable that may throw predecessor_cancelled: continuation bodies.
 template <class Fn>
 concept propagates_cancellation = requires {
     Fn::propagates_cancellation;
@@ -333,11 +384,11 @@ inline const void* this_thread_identity() noexcept {
     return &marker;
 }
 
-// Is `error` a taskforge::task_cancelled?
+// Is `error` a predecessor_cancelled?
 inline bool is_cancellation(const std::exception_ptr& error) noexcept {
     try {
         std::rethrow_exception(error);
-    } catch (const task_cancelled&) {
+    } catch (const predecessor_cancelled&) {
         return true;
     } catch (...) {
         return false;
@@ -371,10 +422,24 @@ public:
 private:
     using base = task_frame_base;
 
+    // A callable that takes a stop token gets one from this frame's own stop source, which lives as long as the
+    // frame (a request_stop() through the handle can race the task's end). Other tasks carry no stop state.
+    static constexpr bool stoppable = std::is_invocable_v<Fn, std::stop_token, Args...>;
+    struct no_stop_source {};
+    using stop_source_type = std::conditional_t<stoppable, std::stop_source, no_stop_source>;
+
     template <class F, class... A>
     task_frame(exception_handler handler, const void* home, std::uint32_t initial, F&& function, A&&... arguments)
         : valued_frame<T>(&execute, &manage_frame, handler, home, initial),
           call_(std::forward<F>(function), std::forward<A>(arguments)...) {}
+
+    decltype(auto) invoke_callable() {
+        if constexpr (stoppable) {
+            return call_.invoke(stop_.get_token());
+        } else {
+            return call_.invoke();
+        }
+    }
 
     // The queued job: runs the task, or skips it (cancelled [S4], or already run inline by a waiter [S6]). A deferred
     // continuation is not queued: its predecessor fires it by running this, which submits it [S9].
@@ -392,9 +457,9 @@ private:
         std::uint32_t outcome = task_state::completed;
         try {
             if constexpr (std::is_void_v<T>) {
-                self->call_.invoke();
+                self->invoke_callable();
             } else {
-                ::new (static_cast<void*>(std::addressof(self->result.value))) T(self->call_.invoke());
+                ::new (static_cast<void*>(std::addressof(self->result.value))) T(self->invoke_callable());
             }
         } catch (...) {
             self->error = std::current_exception();
@@ -418,6 +483,10 @@ private:
             deferred_finishes::flush();  // as in execute(): no group's finishes held behind this task [G4]
             return run_body(self);
         }
+        if (what == base::operation::request_stop) {
+            if constexpr (stoppable) self->stop_.request_stop();  // thread-safe; the handle keeps the frame [S2]
+            return;
+        }
         if (task_state::status(self->state.load(std::memory_order_relaxed)) == task_state::completed) {
             self->destroy_value();  // relaxed: we own the frame now [S2]; the acquire that gave it to us came first
         }
@@ -427,6 +496,7 @@ private:
     }
 
     invocation<Fn, Args...> call_;
+    [[no_unique_address]] stop_source_type stop_;
 };
 
 }  // namespace taskforge::detail
