@@ -13,17 +13,12 @@
 
 #include "../support/catch.hpp"
 #include "../support/sanitizers.hpp"
+#include "../support/stress_scale.hpp"
 #include "../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
-
-int scale() {
-    const char* text = std::getenv("TASKFORGE_STRESS_SCALE");
-    const int value = text != nullptr ? std::atoi(text) : 1;
-    return value > 0 ? value : 1;
-}
 
 constexpr int rounds = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 2'000 : 20'000;
 
@@ -37,7 +32,7 @@ void wait_for_count(const std::atomic<long>& count, long target) {
 TEST_CASE("then attached while the task completes runs exactly once with the value", "[compose][stress]") {
     TASKFORGE_WATCHDOG();
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
-    const int total = rounds * scale();
+    const int total = rounds * stress_scale();
     long wrong = 0;
     for (int i = 0; i < total; ++i) {
         auto first = pool.spawn([i] { return i; });  // tiny: often finishes while then() attaches
@@ -51,7 +46,7 @@ TEST_CASE("then attached while the task completes runs exactly once with the val
 TEST_CASE("continuations whose handles are dropped at once still run exactly once", "[compose][stress]") {
     TASKFORGE_WATCHDOG();
     std::atomic<long> ran{0};
-    const int total = rounds * scale();
+    const int total = rounds * stress_scale();
     {
         taskforge::scheduler pool{taskforge::options{.threads = 2}};
         for (int i = 0; i < total; ++i) {
@@ -65,7 +60,7 @@ TEST_CASE("continuations whose handles are dropped at once still run exactly onc
 TEST_CASE("cancelling a continuation races its firing: it runs exactly when cancel() failed", "[compose][stress]") {
     TASKFORGE_WATCHDOG();
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
-    const int total = rounds * scale();
+    const int total = rounds * stress_scale();
     long mismatches = 0;
     long cancelled = 0;
     for (int i = 0; i < total; ++i) {
@@ -87,7 +82,7 @@ TEST_CASE("cancelling a continuation races its firing: it runs exactly when canc
 TEST_CASE("when_any losers finish after the result was consumed and destroyed", "[compose][stress]") {
     TASKFORGE_WATCHDOG();
     std::atomic<long> finished{0};
-    const int total = rounds / 4 * scale();
+    const int total = rounds / 4 * stress_scale();
     {
         taskforge::scheduler pool{taskforge::options{.threads = 2}};
         for (int i = 0; i < total; ++i) {
@@ -111,7 +106,7 @@ TEST_CASE("when_all from several threads over inputs finishing at the same time"
     TASKFORGE_WATCHDOG();
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
     std::atomic<long> wrong{0};
-    const int per_thread = rounds / 20 * scale();
+    const int per_thread = rounds / 20 * stress_scale();
     std::vector<std::thread> callers;
     for (int t = 0; t < 3; ++t) {
         callers.emplace_back([&, t] {
@@ -132,7 +127,7 @@ TEST_CASE("when_all from several threads over inputs finishing at the same time"
 
 TEST_CASE("a scheduler destroyed with continuation chains in flight runs or cancels every link", "[compose][stress]") {
     TASKFORGE_WATCHDOG();
-    for (int round = 0; round < 20 * scale(); ++round) {
+    for (int round = 0; round < 20 * stress_scale(); ++round) {
         std::atomic<long> ran{0};
         std::vector<taskforge::task_handle<long>> ends;
         {
@@ -156,7 +151,7 @@ TEST_CASE("a scheduler destroyed with continuation chains in flight runs or canc
 TEST_CASE("request_stop races the task's start and end: cancelled exactly when it said so", "[cancel][stress]") {
     TASKFORGE_WATCHDOG();
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
-    const int total = rounds * scale();
+    const int total = rounds * stress_scale();
     long mismatches = 0;
     for (int i = 0; i < total; ++i) {
         std::atomic<bool> ran{false};

@@ -13,17 +13,12 @@
 
 #include "../support/catch.hpp"
 #include "../support/sanitizers.hpp"
+#include "../support/stress_scale.hpp"
 #include "../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
-
-int scale() {
-    const char* text = std::getenv("TASKFORGE_STRESS_SCALE");
-    const int value = text != nullptr ? std::atoi(text) : 1;
-    return value > 0 ? value : 1;
-}
 
 struct tally {
     std::atomic<long> expected{0};
@@ -102,23 +97,23 @@ void run_waiters(std::size_t workers, std::size_t slots, int waiters, int rounds
 
 TEST_CASE("seeded: 6 outside waiters share 2 guest slots of a 1-worker pool; every task runs once", "[guest][stress]") {
     TASKFORGE_WATCHDOG();
-    run_waiters(1, 2, 6, 300 * scale() / taskforge_test::sanitizer_slowdown);
+    run_waiters(1, 2, 6, 300 * stress_scale() / taskforge_test::sanitizer_slowdown);
 }
 
 TEST_CASE("seeded: 8 outside waiters share 1 guest slot of a 3-worker pool; every task runs once", "[guest][stress]") {
     TASKFORGE_WATCHDOG();
-    run_waiters(3, 1, 8, 200 * scale() / taskforge_test::sanitizer_slowdown);
+    run_waiters(3, 1, 8, 200 * stress_scale() / taskforge_test::sanitizer_slowdown);
 }
 
 TEST_CASE("seeded: 4 outside waiters, each with its own slot, on a 2-worker pool; every task runs once",
           "[guest][stress]") {
     TASKFORGE_WATCHDOG();
-    run_waiters(2, 4, 4, 300 * scale() / taskforge_test::sanitizer_slowdown);
+    run_waiters(2, 4, 4, 300 * stress_scale() / taskforge_test::sanitizer_slowdown);
 }
 
 TEST_CASE("seeded: schedulers destroyed while outside threads are inside their guest slots", "[guest][stress]") {
     TASKFORGE_WATCHDOG();
-    const int cycles = 30 * scale() / taskforge_test::sanitizer_slowdown + 1;
+    const int cycles = 30 * stress_scale() / taskforge_test::sanitizer_slowdown + 1;
     for (int cycle = 0; cycle < cycles; ++cycle) {
         tally counts;
         auto pool = std::make_unique<taskforge::scheduler>(taskforge::options{.threads = 2, .guest_slots = 2});

@@ -18,14 +18,9 @@
 
 #include "../support/catch.hpp"
 #include "../support/sanitizers.hpp"
+#include "../support/stress_scale.hpp"
 
 namespace {
-
-long stress_scale() {
-    const char* text = std::getenv("TASKFORGE_STRESS_SCALE");
-    const long scale = text != nullptr ? std::atol(text) : 1;
-    return scale > 0 ? scale : 1;
-}
 
 // Sanitizers slow every task 5-20x: the forests keep their full volume (over 1M tasks), the shutdown rounds and
 // the memory waves run a half and a quarter of it.
@@ -209,7 +204,7 @@ TEST_CASE("4 schedulers alive at once share the machine and all pass", "[stress]
 }
 
 TEST_CASE("shutdown under load: accepted tasks run exactly once, refused ones threw, nothing hangs", "[stress]") {
-    const int rounds = static_cast<int>(200 * stress_scale() / (under_sanitizer ? 2 : 1)) + 10;
+    const int rounds = 200 * stress_scale() / (under_sanitizer ? 2 : 1) + 10;
     std::mt19937 random(5);
     for (int round = 0; round < rounds; ++round) {
         std::atomic<long> accepted{0};

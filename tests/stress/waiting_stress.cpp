@@ -28,6 +28,7 @@
 
 #include "../support/catch.hpp"
 #include "../support/sanitizers.hpp"
+#include "../support/stress_scale.hpp"
 #include "../support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -35,12 +36,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-long stress_scale() {
-    const char* text = std::getenv("TASKFORGE_STRESS_SCALE");
-    const long scale = text != nullptr ? std::atol(text) : 1;
-    return scale > 0 ? scale : 1;
-}
 
 void spin(unsigned long rounds) {
     for (unsigned long i = 0; i < rounds; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);
