@@ -718,10 +718,19 @@ inline void run_refused(job* work) noexcept {
 }
 
 // task_frame.hpp: a fired continuation goes to its pool; if that no longer accepts work (shut down, or this is a
-// fork() child), it runs as cancelled instead (run_refused).
+// fork() child), it runs as cancelled instead (run_refused). Fired on a worker of its own pool (the common case:
+// the predecessor's executor), it goes onto that worker's deque announced like a join's half, without the
+// publication fence (parking.hpp [P4]): this worker pops it next when its current task returns — or, if it blocks
+// in a wait first, re-checks its deque for sleepers before blocking [P2]; a guest hands it back when it leaves.
 inline void schedule_fired(const void* pool, job* work) noexcept {
+    auto* home = static_cast<runtime*>(const_cast<void*>(pool));
     try {
-        static_cast<runtime*>(const_cast<void*>(pool))->submit(work);
+        worker* const self = current_worker;
+        if (self != nullptr && self->pool == home) {
+            home->push_join(*self, work);
+        } else {
+            home->submit(work);
+        }
     } catch (...) {
         run_refused(work);
     }
