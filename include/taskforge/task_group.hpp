@@ -21,6 +21,13 @@
 //     options::on_unhandled_exception (copied when the group was made).
 //   * A group may outlive its scheduler: after the scheduler is destroyed (which ran every accepted task), wait()
 //     and the destructor are still fine; spawn() is not (the scheduler reference dangles).
+//   * cancel() (thread-safe, also from the group's tasks) skips the group's tasks that have not started, now or
+//     spawned later, and requests a stop on the std::stop_token of those that take one (a callable that can take a
+//     std::stop_token first gets the group's). wait() then throws task_cancelled (instead of an exception a task
+//     threw), once every task that did start has finished. A group stays cancelled. A group made inside a task of
+//     another group sees that group's cancellation too: its tasks are skipped and its wait() throws
+//     task_cancelled — never returns as if all its work had run. Such an inner group must end (be destroyed)
+//     before the task that made it returns. The destructor does not report a cancellation.
 #pragma once
 
 #include <exception>
@@ -36,13 +43,17 @@ namespace taskforge {
 class task_group {
 public:
     explicit task_group(scheduler& pool) noexcept
-        : pool_(pool), runtime_(pool.runtime_.get()), report_(runtime_->on_unhandled_exception()) {}
+        : pool_(pool),
+          runtime_(pool.runtime_.get()),
+          report_(runtime_->on_unhandled_exception()),
+          state_(enclosing_group()) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
 
     ~task_group() {
         try {
             wait();
+        } catch (const task_cancelled&) {  // asked for by cancel(): nothing to report
         } catch (...) {
             report_(std::current_exception());
         }
@@ -50,12 +61,10 @@ public:
 
     // Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
     template <class F, class... Args>
-    requires(!std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>) void spawn(F&&, Args&&...) {
-        (void)detail::spawnable_check<F, Args...>{};
-    }
+    requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) { (void)detail::spawnable_check<F, Args...>{}; }
 
     template <class F, class... Args>
-    requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+    requires detail::spawnable<F, Args...>
     void spawn(F&& function, Args&&... arguments) {
         using frame_type = detail::group_frame<std::decay_t<F>, std::decay_t<Args>...>;
         state_.add();
@@ -74,10 +83,21 @@ public:
         if (!detail::group_state::no_tasks_left(state_.word().load(std::memory_order_acquire))) {
             detail::wait_for_group(state_, runtime_);  // acquire of zero inside: [G2]
         }
-        if (std::exception_ptr error = state_.take_error()) std::rethrow_exception(std::move(error));
+        std::exception_ptr error = state_.take_error();
+        if (state_.cancellation.cancelled()) throw task_cancelled();  // [K1][K2]
+        if (error) std::rethrow_exception(std::move(error));
     }
 
+    // Skips the tasks not yet started and asks the running ones to stop; wait() then throws task_cancelled.
+    void cancel() noexcept { state_.cancellation.cancel(); }
+
 private:
+    // The group whose task runs on this thread, if any: a group made there nests in it [K2].
+    static const detail::group_state* enclosing_group() noexcept {
+        const detail::running_group* running = detail::running_group::innermost();
+        return running != nullptr ? running->group : nullptr;
+    }
+
     scheduler& pool_;           // used by spawn() only, so the group may outlive the scheduler
     detail::runtime* runtime_;  // compared, not read, by waits (detail/waiting.hpp)
     detail::exception_handler report_;

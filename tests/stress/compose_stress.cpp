@@ -170,3 +170,31 @@ TEST_CASE("request_stop races the task's start and end: cancelled exactly when i
     }
     CHECK(mismatches == 0);
 }
+
+TEST_CASE("task_group::cancel races spawns and running tasks: every task runs at most once, wait() throws",
+          "[cancel][stress]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    long wrong = 0;
+    for (int round = 0; round < rounds / 100 * stress_scale(); ++round) {
+        std::atomic<int> ran{0};
+        taskforge::task_group group{pool};
+        std::thread canceller([&] {
+            std::this_thread::yield();
+            group.cancel();
+        });
+        for (int i = 0; i < 200; ++i)
+            group.spawn([&](std::stop_token stop) {
+                (void)stop.stop_requested();
+                ++ran;
+            });
+        canceller.join();
+        try {
+            group.wait();
+            ++wrong;  // cancelled before wait(): it must throw
+        } catch (const taskforge::task_cancelled&) {
+        }
+        if (ran.load() > 200) ++wrong;
+    }
+    CHECK(wrong == 0);
+}

@@ -361,3 +361,77 @@ TEST_CASE("a chain refused by a shut-down scheduler is cancelled link by link in
     blocker.release();  // `there` finishes on other's worker and fires a result that `closed` refuses
     CHECK_THROWS_AS(chain.get(), taskforge::task_cancelled);
 }
+
+TEST_CASE("task_group::cancel skips tasks not started; wait() then throws task_cancelled", "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    gate blocker;
+    auto busy = pool.spawn([&] { blocker.wait(); });  // the only worker: every group task stays queued
+    std::atomic<int> ran{0};
+    taskforge::task_group group{pool};
+    for (int i = 0; i < 1000; ++i) group.spawn([&] { ++ran; });
+    group.cancel();
+    blocker.release();
+    CHECK_THROWS_AS(group.wait(), taskforge::task_cancelled);
+    CHECK(ran.load() == 0);
+    group.spawn([&] { ++ran; });  // a group stays cancelled
+    CHECK_THROWS_AS(group.wait(), taskforge::task_cancelled);
+    CHECK(ran.load() == 0);
+    busy.get();
+}
+
+TEST_CASE("task_group::cancel requests a stop on running tasks that take a stop token", "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group group{pool};
+    std::atomic<int> started{0};
+    std::atomic<int> stopped{0};
+    for (int i = 0; i < 2; ++i) {
+        group.spawn([&](std::stop_token stop) {
+            ++started;
+            while (!stop.stop_requested()) std::this_thread::yield();
+            ++stopped;
+        });
+    }
+    while (started.load() < 2) std::this_thread::yield();
+    group.cancel();
+    CHECK_THROWS_AS(group.wait(), taskforge::task_cancelled);
+    CHECK(stopped.load() == 2);
+}
+
+TEST_CASE("a group made inside a task of a cancelled group sees the cancellation", "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group outer{pool};
+    std::atomic<int> inner_ran{0};
+    std::atomic<int> inner_outcome{0};  // 1: returned normally, 2: threw task_cancelled
+    outer.spawn([&] {
+        taskforge::task_group inner{pool};
+        outer.cancel();  // from inside one of its own tasks
+        for (int i = 0; i < 10; ++i) inner.spawn([&] { ++inner_ran; });
+        try {
+            inner.wait();
+            inner_outcome = 1;
+        } catch (const taskforge::task_cancelled&) {
+            inner_outcome = 2;
+        }
+    });
+    CHECK_THROWS_AS(outer.wait(), taskforge::task_cancelled);
+    CHECK(inner_outcome.load() == 2);  // not a silent return with its work skipped (oneTBB #253)
+    CHECK(inner_ran.load() == 0);
+}
+
+TEST_CASE("a cancelled group's destructor reports nothing; an uncancelled one is unaffected", "[cancel][unit]") {
+    taskforge::options counting{.threads = 2};
+    counting.on_unhandled_exception = &count_unhandled;
+    taskforge::scheduler pool{counting};
+    unhandled = 0;
+    {
+        taskforge::task_group group{pool};
+        group.spawn([] {});
+        group.cancel();
+    }
+    CHECK(unhandled.load() == 0);
+    taskforge::task_group fine{pool};
+    std::atomic<int> ran{0};
+    fine.spawn([&] { ++ran; });
+    fine.wait();
+    CHECK(ran.load() == 1);
+}

@@ -3,6 +3,8 @@
 
 #include <exception>
 #include <new>
+#include <stop_token>
+#include <type_traits>
 #include <utility>
 
 #include "frame_pool.hpp"
@@ -48,7 +50,13 @@ private:
         const running_group record{&group, innermost};
         innermost = &record;  // waiting.hpp [W5]: a wait on this group from in here is a cycle
         try {
-            self->call_.invoke();
+            if (!group.cancellation.cancelled()) {  // [K1] skipped once the group (or one it nests in) is cancelled
+                if constexpr (std::is_invocable_v<Fn, std::stop_token, Args...>) {
+                    self->call_.invoke(group.cancellation.token());  // [K3]
+                } else {
+                    self->call_.invoke();
+                }
+            }
         } catch (...) {
             error = std::current_exception();
         }

@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "group_cancellation.hpp"
 #include "platform.hpp"
 
 namespace taskforge::detail {
@@ -38,6 +39,11 @@ namespace taskforge::detail {
 class group_state {
 public:
     static constexpr std::uint32_t waiting = 1;
+
+    explicit group_state(const group_state* outer = nullptr) noexcept
+        : cancellation(outer != nullptr ? &outer->cancellation : nullptr) {}
+
+    group_cancellation cancellation;  // task_group::cancel() (group_cancellation.hpp [K1]-[K3])
 
     // Before publishing a task [G1]. Relaxed: see [G1] for why no ordering is needed.
     void add() {

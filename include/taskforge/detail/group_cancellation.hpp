@@ -1,0 +1,69 @@
+// taskforge/detail/group_cancellation.hpp — task_group::cancel(): the flag its tasks check before they start, the
+// stop source whose tokens its running tasks poll, and the link to the group whose task created it.
+//
+//   [K1] cancel() sets `cancelled_` for good (like a std::stop_source, a group stays cancelled); a task of the group
+//        checks cancelled() before it starts and is skipped once it sees it set (it still counts as finished). The
+//        flag publishes nothing, so reads may be relaxed: a task that starts just after cancel() may still run, as
+//        one that started just before does.
+//   [K2] A group made inside a running task of another group (running_group, group_state.hpp) keeps a pointer to
+//        that group: cancelled() is true when it or any group up the chain was cancelled. The outer group lives at
+//        least as long as the task that made the inner one, and the inner one is waited for inside that task.
+//   [K3] The stop source is made on first use (a task that takes a std::stop_token), so groups whose tasks take
+//        none allocate nothing. Its installer and cancel() form a store-buffering pair — the installer stores the
+//        source then reads the flag, cancel() stores the flag then reads the source — so both sides use seq_cst:
+//        at least one of them sees the other's store, and the stop request is never lost.
+#pragma once
+
+#include <stop_token>
+
+#include "platform.hpp"
+
+namespace taskforge::detail {
+
+class group_cancellation {
+public:
+    explicit group_cancellation(const group_cancellation* outer = nullptr) noexcept : outer_(outer) {}
+    group_cancellation(const group_cancellation&) = delete;
+    group_cancellation& operator=(const group_cancellation&) = delete;
+    ~group_cancellation() { delete source_.load(std::memory_order_relaxed); }  // the owner, after every task
+
+    // Any thread [K1][K3].
+    void cancel() noexcept {
+        cancelled_.store(true, std::memory_order_seq_cst);
+        if (std::stop_source* source = source_.load(std::memory_order_seq_cst)) source->request_stop();
+    }
+
+    // Any thread [K1][K2].
+    bool cancelled() const noexcept {
+        for (const group_cancellation* group = this; group != nullptr; group = group->outer_) {
+            if (group->cancelled_.load(std::memory_order_relaxed)) return true;
+        }
+        return false;
+    }
+
+    // A task of the group that takes a stop token, before it runs [K3].
+    std::stop_token token() {
+        std::stop_source* source = source_.load(std::memory_order_acquire);  // pairs with the installing CAS
+        if (source == nullptr) source = install();
+        return source->get_token();
+    }
+
+private:
+    std::stop_source* install() {
+        auto* made = new std::stop_source();
+        std::stop_source* expected = nullptr;
+        // seq_cst [K3]; on failure acquire the winner's source (its construction happened-before its CAS).
+        if (!source_.compare_exchange_strong(expected, made, std::memory_order_seq_cst, std::memory_order_acquire)) {
+            delete made;
+            return expected;
+        }
+        if (cancelled_.load(std::memory_order_seq_cst)) made->request_stop();  // [K3]: a cancel() that missed it
+        return made;
+    }
+
+    const group_cancellation* const outer_;
+    atomic<bool> cancelled_{false};
+    atomic<std::stop_source*> source_{nullptr};
+};
+
+}  // namespace taskforge::detail
