@@ -4,9 +4,15 @@
 //                  ns per link = firing, queueing and running one continuation and freeing its predecessor.
 //                  Goal: <= 100 ns per link. (Building the chain is excluded: attaching costs a frame each.)
 //   C2_when_all    when_all over 64 tiny tasks from outside, then get(): the fan-in's round trip.
+//   C3_cancel_skip a group holding 10^6 queued tasks (its pool's one worker busy), cancelled: from cancel() to
+//                  wait()'s task_cancelled, per skipped task. Goal: <= 20 ns per task.
+//   C4_stop_latency a task polls its stop token about every microsecond; from request_stop() to the task seeing
+//                  it, median and p99 over 1,000 stops. Goal: p99 <= 50 us.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <taskforge/taskforge.hpp>
 #include <thread>
 #include <vector>
@@ -49,6 +55,63 @@ void when_all_fan_in(benchmark::State& state) {
     state.SetItemsProcessed(width * state.iterations());
 }
 
+void cancel_skip(benchmark::State& state) {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    constexpr int queued = 1'000'000;
+    for (auto _ : state) {
+        state.PauseTiming();
+        std::atomic<bool> go{false};
+        auto busy = pool.spawn([&go] {
+            while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+        });
+        std::atomic<int> ran{0};
+        taskforge::task_group group{pool};
+        for (int i = 0; i < queued; ++i) group.spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+        state.ResumeTiming();
+        group.cancel();
+        go.store(true, std::memory_order_release);
+        try {
+            group.wait();
+            state.SkipWithError("wait() did not throw task_cancelled");
+        } catch (const taskforge::task_cancelled&) {
+        }
+        state.PauseTiming();
+        busy.get();
+        if (ran.load() != 0) state.SkipWithError("a cancelled task ran");
+        state.ResumeTiming();
+    }
+    state.counters["ns_per_task"] = benchmark::Counter(static_cast<double>(queued * state.iterations()),
+                                                       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void stop_latency(benchmark::State& state) {
+    using clock = std::chrono::steady_clock;
+    taskforge::scheduler pool{taskforge::options{.threads = static_cast<std::size_t>(bench_threads())}};
+    std::vector<double> latencies;
+    for (auto _ : state) {
+        latencies.clear();
+        for (int stop = 0; stop < 1000; ++stop) {
+            std::atomic<bool> started{false};
+            auto poller = pool.spawn([&started](std::stop_token token) {
+                started.store(true, std::memory_order_release);
+                for (;;) {
+                    const auto until = clock::now() + std::chrono::microseconds(1);
+                    while (clock::now() < until) {
+                    }
+                    if (token.stop_requested()) return clock::now();
+                }
+            });
+            while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+            const auto asked = clock::now();
+            poller.request_stop();
+            latencies.push_back(std::chrono::duration<double, std::micro>(poller.get() - asked).count());
+        }
+    }
+    std::sort(latencies.begin(), latencies.end());
+    state.counters["median_us"] = latencies[latencies.size() / 2];
+    state.counters["p99_us"] = latencies[latencies.size() * 99 / 100];
+}
+
 }  // namespace
 
 void register_compose_benchmarks() {
@@ -62,6 +125,13 @@ void register_compose_benchmarks() {
         ->UseRealTime()
         ->Repetitions(repetitions())
         ->ReportAggregatesOnly(true);
+    benchmark::RegisterBenchmark("C3_cancel_skip1M/taskforge", &cancel_skip)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Iterations(3);
+    benchmark::RegisterBenchmark("C4_stop_latency/taskforge", &stop_latency)
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1);
 }
 
 }  // namespace bench
