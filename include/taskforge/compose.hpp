@@ -43,11 +43,6 @@ namespace taskforge {
 namespace detail {
 
 template <class H>
-struct is_task_handle : std::false_type {};
-template <class T>
-struct is_task_handle<task_handle<T>> : std::true_type {};
-
-template <class H>
 concept handle_argument = is_task_handle<std::remove_cvref_t<H>>::value && !std::is_const_v<std::remove_reference_t<H>>;
 
 template <class T>

@@ -28,6 +28,8 @@
 //     exception; if it was cancelled, the new one is cancelled; f never runs then. Attaching never blocks and never
 //     runs f on the calling thread; completing never runs f on the completing thread's stack either (it queues it),
 //     so chains of any length run in constant stack. A continuation attached after completion is queued at once.
+//     If f returns a task_handle<U>, the result is unwrapped: then() returns a task_handle<U> that ends as that
+//     inner task ends (so a continuation can fan out and return when_all(...) of what it spawned).
 //     It can itself be cancelled before it starts. If the scheduler no longer accepts work when the continuation
 //     is due (shut down), the continuation is cancelled; the scheduler must still exist when then() is called
 //     (as for spawn). then() consumes the handle even when it throws (std::bad_alloc): the task is then detached.
@@ -140,7 +142,18 @@ public:
     // The task that runs function(value) (function() for void) after this one completed; consumes this handle.
     template <class F>
     requires detail::continuable<T, std::decay_t<F>>
-    auto then(F&& function) -> task_handle<detail::then_result_t<T, std::decay_t<F>>> {
+    auto then(F&& function) {
+        using next_type = detail::then_result_t<T, std::decay_t<F>>;
+        if constexpr (detail::is_task_handle<next_type>::value) {
+            return detail::then_unwrapped(std::move(*this), std::forward<F>(function));
+        } else {
+            return then_plain(std::forward<F>(function));
+        }
+    }
+
+private:
+    template <class F>
+    auto then_plain(F&& function) {
         using next_type = detail::then_result_t<T, std::decay_t<F>>;
         using body_type = detail::then_body<task_handle, std::decay_t<F>>;
         using frame_type = detail::task_frame<next_type, body_type>;
@@ -153,7 +166,6 @@ public:
         return result;
     }
 
-private:
     friend class scheduler;
     friend struct detail::handle_access;
     template <class>

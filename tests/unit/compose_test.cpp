@@ -435,3 +435,72 @@ TEST_CASE("a cancelled group's destructor reports nothing; an uncancelled one is
     fine.wait();
     CHECK(ran.load() == 1);
 }
+
+TEST_CASE("then whose function returns a task_handle is unwrapped: values, void, errors, cancellation",
+          "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    auto tens = pool.spawn([] { return 3; }).then([&pool](int n) { return pool.spawn([n] { return n * 10; }); });
+    static_assert(std::is_same_v<decltype(tens), taskforge::task_handle<int>>);
+    CHECK(tens.get() == 30);
+
+    std::atomic<bool> inner_ran{false};
+    auto nothing = pool.spawn([] {}).then([&] { return pool.spawn([&] { inner_ran = true; }); });
+    nothing.get();
+    CHECK(inner_ran.load());
+
+    auto inner_fails = pool.spawn([] { return 1; }).then([&pool](int) {
+        return pool.spawn([]() -> int { throw std::runtime_error("inner"); });
+    });
+    CHECK_THROWS_WITH(inner_fails.get(), "inner");
+    auto outer_fails = pool.spawn([] { return 1; }).then([](int) -> taskforge::task_handle<int> {
+        throw std::runtime_error("outer");
+    });
+    CHECK_THROWS_WITH(outer_fails.get(), "outer");
+    auto empty_inner = pool.spawn([] { return 1; }).then([](int) { return taskforge::task_handle<int>{}; });
+    CHECK_THROWS_AS(empty_inner.get(), std::future_error);
+}
+
+TEST_CASE("an unwrapped continuation is cancelled with its predecessor, and can be cancelled itself",
+          "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    gate blocker;
+    auto busy = pool.spawn([&] { blocker.wait(); });
+    auto victim = pool.spawn([] { return 1; });
+    REQUIRE(victim.cancel());
+    std::atomic<int> calls{0};
+    auto after_cancelled = victim.then([&](int x) {
+        ++calls;
+        return pool.spawn([x] { return x; });
+    });
+    auto dropped = pool.spawn([] { return 2; }).then([&](int x) {
+        ++calls;
+        return pool.spawn([x] { return x; });
+    });
+    CHECK(dropped.cancel());
+    blocker.release();
+    CHECK_THROWS_AS(after_cancelled.get(), taskforge::task_cancelled);
+    CHECK_THROWS_AS(dropped.get(), taskforge::task_cancelled);
+    CHECK(calls.load() <= 1);  // the cancelled one's function may run; its inner task's result is dropped
+    busy.get();
+}
+
+TEST_CASE("a diamond graph, 1,000 levels x 64 wide, from when_all and then gives the right result", "[compose][unit]") {
+    constexpr int levels = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 200 : 1000;
+    constexpr int width = 64;
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    // Every level: 64 tasks, each reading all 64 values of the level before (fan-out), joined by when_all
+    // (fan-in); each node adds 1 to the average of the level before, so the last level holds `levels`.
+    auto level = pool.spawn([] { return std::vector<long>(width, 0); });
+    for (int l = 0; l < levels; ++l) {
+        level = level.then([&pool](std::vector<long> values) {
+            auto before = std::make_shared<const std::vector<long>>(std::move(values));
+            std::vector<taskforge::task_handle<long>> nodes;
+            for (int i = 0; i < width; ++i) {
+                nodes.push_back(
+                    pool.spawn([before] { return std::accumulate(before->begin(), before->end(), 0L) / width + 1; }));
+            }
+            return taskforge::when_all(std::move(nodes));
+        });
+    }
+    CHECK(level.get() == std::vector<long>(width, levels));
+}

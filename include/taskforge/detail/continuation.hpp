@@ -99,6 +99,96 @@ struct handle_access {
     }
 };
 
+template <class H>
+struct is_task_handle : std::false_type {};
+template <class T>
+struct is_task_handle<task_handle<T>> : std::true_type {};
+
+// --- then() whose function returns a task_handle<U>: unwrapped into a task_handle<U> --------------------------
+//
+// Two frames: the user's handle is `outer`, a deferred frame whose body waits for an inner handle in its slot; a
+// detached `forward` continuation of the predecessor runs the function, puts the inner handle it returned (or
+// the exception it threw, or the predecessor's cancellation) into that slot, and attaches `outer` to the inner
+// task (or fires it at once). The slot is written before `outer` is attached or fired, so whoever runs `outer`
+// reads it after the attach's release push or the submission [S7][S9].
+
+// The user's frame: the inner task's outcome becomes its own.
+template <class U>
+struct unwrap_body {
+    static constexpr bool propagates_cancellation = true;
+
+    std::variant<std::monostate, task_handle<U>, std::exception_ptr> source;
+
+    U operator()() {
+        if (auto* error = std::get_if<std::exception_ptr>(&source)) std::rethrow_exception(*error);
+        task_handle<U>& inner = std::get<task_handle<U>>(source);
+        propagate_cancellation(inner);
+        return inner.get();
+    }
+};
+
+template <class U>
+using unwrap_frame = task_frame<U, unwrap_body<U>>;
+
+// The detached continuation of the predecessor that runs the function and hands its inner task to `outer`.
+template <class Handle, class F, class U>
+struct forward_body {
+    using value_type = typename Handle::value_type;
+
+    Handle before;
+    F function;
+    unwrap_frame<U>* outer;
+
+    void operator()() noexcept {
+        auto& slot = outer->callable().source;
+        try {
+            propagate_cancellation(before);
+            task_handle<U> inner = call();
+            task_frame_base& inner_frame = handle_access::frame(inner);  // no_state if f returned an empty handle
+            slot = std::move(inner);  // `inner_frame` stays alive: the slot holds its handle [S7]
+            if (!inner_frame.attach_continuation(outer)) fire_deferred(*outer);
+        } catch (...) {
+            slot = std::current_exception();  // predecessor_cancelled included: `outer` ends cancelled
+            fire_deferred(*outer);
+        }
+    }
+
+    task_handle<U> call() {
+        if constexpr (std::is_void_v<value_type>) {
+            before.get();
+            return std::invoke(std::move(function));
+        } else {
+            return std::invoke(std::move(function), before.get());
+        }
+    }
+};
+
+// task_handle::then for a function that returns a task_handle<U>.
+template <class Handle, class F>
+auto then_unwrapped(Handle&& before, F&& function) {
+    using inner_handle = then_result_t<typename std::remove_cvref_t<Handle>::value_type, std::decay_t<F>>;
+    using U = typename inner_handle::value_type;
+    using body_type = forward_body<std::remove_cvref_t<Handle>, std::decay_t<F>, U>;
+    task_frame_base& predecessor = handle_access::frame(before);  // throws no_state on an empty handle
+    unwrap_frame<U>* outer =
+        unwrap_frame<U>::create(predecessor.report, predecessor.pool, task_state::deferred, unwrap_body<U>{});
+    auto result = handle_access::adopt<U>(outer);
+    task_frame<void, body_type>* forward = nullptr;
+    try {
+        // Detached (handle_gone from the start): its frame is freed when it ran [S2].
+        forward = task_frame<void, body_type>::create(predecessor.report, predecessor.pool,
+                                                      task_state::deferred | task_state::handle_gone,
+                                                      body_type{std::move(before), std::forward<F>(function), outer});
+    } catch (...) {  // `outer` was never attached: end it here, cancelled, so its frame is released normally
+        outer->cancel();
+        outer->state.fetch_and(~task_state::deferred, std::memory_order_relaxed);  // ours alone: never published
+        run(outer);
+        throw;
+    }
+    if (!predecessor.attach_continuation(forward)) fire_deferred(*forward);
+    return result;
+}
+
 // A void input's slot in when_all's tuple.
 template <class T>
 using value_or_empty_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
