@@ -8,16 +8,27 @@
 //                  wait()'s task_cancelled, per skipped task. Goal: <= 20 ns per task.
 //   C4_stop_latency a task polls its stop token about every microsecond; from request_stop() to the task seeing
 //                  it, median and p99 over 1,000 stops. Goal: p99 <= 50 us.
+//   C5_diamond     a graph of 1,000 levels x 64 nodes, every node depending on every node of the level before
+//                  (through one join per level): taskforge with then() + when_all(), oneTBB with a flow::graph of
+//                  continue_nodes (64 per level and one join node per level), same thread count, from outside.
+//                  Goal: within 1.5x of oneTBB.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <taskforge/taskforge.hpp>
 #include <thread>
 #include <vector>
 
 #include "settings.hpp"
+
+#if defined(TASKFORGE_BENCH_HAVE_TBB)
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/task_arena.h>
+#endif
 
 namespace bench {
 namespace {
@@ -112,6 +123,70 @@ void stop_latency(benchmark::State& state) {
     state.counters["p99_us"] = latencies[latencies.size() * 99 / 100];
 }
 
+constexpr int diamond_levels = 1000;
+constexpr int diamond_width = 64;
+
+// The work of one node: a few hundred nanoseconds, the same for both.
+long node_work(long seed) {
+    long x = seed | 1;
+    for (int i = 0; i < 100; ++i) x = x * 6364136223846793005L + 1442695040888963407L;
+    return x;
+}
+
+void diamond_taskforge(benchmark::State& state) {
+    taskforge::scheduler pool{taskforge::options{.threads = static_cast<std::size_t>(bench_threads())}};
+    for (auto _ : state) {
+        auto level = pool.spawn([] { return std::vector<long>(diamond_width, 1); });
+        for (int l = 0; l < diamond_levels; ++l) {
+            level = level.then([&pool](std::vector<long> values) {
+                const long seed = values[0];
+                std::vector<taskforge::task_handle<long>> nodes;
+                nodes.reserve(diamond_width);
+                for (int i = 0; i < diamond_width; ++i)
+                    nodes.push_back(pool.spawn([seed, i] { return node_work(seed + i); }));
+                return taskforge::when_all(std::move(nodes));
+            });
+        }
+        benchmark::DoNotOptimize(level.get());
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(diamond_levels) * diamond_width * state.iterations());
+}
+
+#if defined(TASKFORGE_BENCH_HAVE_TBB)
+void diamond_tbb(benchmark::State& state) {
+    using namespace oneapi::tbb::flow;
+    oneapi::tbb::task_arena arena(bench_threads());
+    for (auto _ : state) {
+        arena.execute([] {
+            graph g;
+            std::vector<std::unique_ptr<continue_node<continue_msg>>> nodes;
+            std::vector<long> results(static_cast<std::size_t>(diamond_width));
+            nodes.reserve(static_cast<std::size_t>(diamond_levels) * (diamond_width + 1) + 1);
+            auto join = std::make_unique<continue_node<continue_msg>>(g, [](const continue_msg&) {});
+            continue_node<continue_msg>* previous = join.get();
+            nodes.push_back(std::move(join));
+            for (int l = 0; l < diamond_levels; ++l) {
+                auto next_join = std::make_unique<continue_node<continue_msg>>(g, [](const continue_msg&) {});
+                for (int i = 0; i < diamond_width; ++i) {
+                    auto node = std::make_unique<continue_node<continue_msg>>(g, [&results, i](const continue_msg&) {
+                        results[static_cast<std::size_t>(i)] = node_work(results[0] + i);
+                    });
+                    make_edge(*previous, *node);
+                    make_edge(*node, *next_join);
+                    nodes.push_back(std::move(node));
+                }
+                previous = next_join.get();
+                nodes.push_back(std::move(next_join));
+            }
+            nodes.front()->try_put(continue_msg());
+            g.wait_for_all();
+            benchmark::DoNotOptimize(results.data());
+        });
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(diamond_levels) * diamond_width * state.iterations());
+}
+#endif
+
 }  // namespace
 
 void register_compose_benchmarks() {
@@ -129,6 +204,18 @@ void register_compose_benchmarks() {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime()
         ->Iterations(3);
+    benchmark::RegisterBenchmark("C5_diamond/taskforge", &diamond_taskforge)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
+#if defined(TASKFORGE_BENCH_HAVE_TBB)
+    benchmark::RegisterBenchmark("C5_diamond/oneTBB", &diamond_tbb)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
+#endif
     benchmark::RegisterBenchmark("C4_stop_latency/taskforge", &stop_latency)
         ->Unit(benchmark::kMillisecond)
         ->Iterations(1);

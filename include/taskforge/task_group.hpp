@@ -26,8 +26,10 @@
 //     std::stop_token first gets the group's). wait() then throws task_cancelled (instead of an exception a task
 //     threw), once every task that did start has finished. A group stays cancelled. A group made inside a task of
 //     another group sees that group's cancellation too: its tasks are skipped and its wait() throws
-//     task_cancelled — never returns as if all its work had run. Such an inner group must end (be destroyed)
-//     before the task that made it returns. The destructor does not report a cancellation.
+//     task_cancelled — never returns as if all its work had run. "Inside" covers the task's own code and the
+//     join halves and loop pieces forked from it, wherever they run; not tasks spawned from it (they may outlive
+//     it). Such an inner group must end (be destroyed) before the task that made it returns. The destructor does
+//     not report a cancellation.
 #pragma once
 
 #include <exception>
@@ -92,11 +94,8 @@ public:
     void cancel() noexcept { state_.cancellation.cancel(); }
 
 private:
-    // The group whose task runs on this thread, if any: a group made there nests in it [K2].
-    static const detail::group_state* enclosing_group() noexcept {
-        const detail::running_group* running = detail::running_group::innermost();
-        return running != nullptr ? running->group : nullptr;
-    }
+    // The group whose task this code runs for, if any: a group made there nests in it [K2].
+    static detail::group_state* enclosing_group() noexcept { return detail::enclosing_group::current(); }
 
     scheduler& pool_;           // used by spawn() only, so the group may outlive the scheduler
     detail::runtime* runtime_;  // compared, not read, by waits (detail/waiting.hpp)

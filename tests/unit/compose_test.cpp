@@ -504,3 +504,70 @@ TEST_CASE("a diamond graph, 1,000 levels x 64 wide, from when_all and then gives
     }
     CHECK(level.get() == std::vector<long>(width, levels));
 }
+
+TEST_CASE("cancelling an outer group stops the tokens of tasks in groups nested inside its tasks", "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group outer{pool};
+    std::atomic<bool> inside{false};
+    outer.spawn([&] {
+        taskforge::task_group middle{pool};
+        middle.spawn([&] {
+            taskforge::task_group inner{pool};
+            inner.spawn([&](std::stop_token stop) {
+                inside = true;
+                while (!stop.stop_requested()) std::this_thread::yield();
+            });
+            inner.wait();
+        });
+        middle.wait();
+    });
+    while (!inside.load()) std::this_thread::yield();
+    outer.cancel();
+    CHECK_THROWS_AS(outer.wait(), taskforge::task_cancelled);
+}
+
+TEST_CASE("groups made in loop bodies and join halves forked from a cancelled group's task are cancelled too",
+          "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group outer{pool};
+    std::atomic<int> normal{0};
+    std::atomic<int> cancelled{0};
+    const auto make_and_wait = [&] {
+        taskforge::task_group inner{pool};
+        inner.spawn([] {});
+        try {
+            inner.wait();
+            ++normal;
+        } catch (const taskforge::task_cancelled&) {
+            ++cancelled;
+        }
+    };
+    outer.spawn([&] {
+        outer.cancel();
+        taskforge::parallel_for(0, 64, [&](int) {
+            make_and_wait();
+            std::this_thread::sleep_for(200us);  // long enough for the other worker to steal pieces
+        });
+        taskforge::join([] { std::this_thread::sleep_for(5ms); }, make_and_wait);
+    });
+    CHECK_THROWS_AS(outer.wait(), taskforge::task_cancelled);
+    CHECK(normal.load() == 0);
+    CHECK(cancelled.load() == 65);
+}
+
+TEST_CASE("a group made by a plain task spawned from a group task does not nest in that group", "[cancel][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::unique_ptr<taskforge::task_group> made;
+    auto outer = std::make_unique<taskforge::task_group>(pool);
+    outer->spawn([&] {
+        auto maker = pool.spawn([&] { return std::make_unique<taskforge::task_group>(pool); });
+        made = maker.get();  // often run inline right here, on top of the group task
+        outer->cancel();
+    });
+    CHECK_THROWS_AS(outer->wait(), taskforge::task_cancelled);
+    outer.reset();  // the plain task's group must not point at it
+    std::atomic<int> ran{0};
+    made->spawn([&] { ++ran; });
+    made->wait();
+    CHECK(ran.load() == 1);
+}

@@ -50,6 +50,7 @@ private:
         const running_group record{&group, innermost};
         innermost = &record;  // waiting.hpp [W5]: a wait on this group from in here is a cycle
         try {
+            const enclosing_group inside(&group);   // [K2] groups made in here nest in this one
             if (!group.cancellation.cancelled()) {  // [K1] skipped once the group (or one it nests in) is cancelled
                 if constexpr (std::is_invocable_v<Fn, std::stop_token, Args...>) {
                     self->call_.invoke(group.cancellation.token());  // [K3]

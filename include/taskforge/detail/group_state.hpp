@@ -40,7 +40,7 @@ class group_state {
 public:
     static constexpr std::uint32_t waiting = 1;
 
-    explicit group_state(const group_state* outer = nullptr) noexcept
+    explicit group_state(group_state* outer = nullptr) noexcept
         : cancellation(outer != nullptr ? &outer->cancellation : nullptr) {}
 
     group_cancellation cancellation;  // task_group::cancel() (group_cancellation.hpp [K1]-[K3])
@@ -123,6 +123,24 @@ private:
 
 // The groups whose tasks are running on this thread, innermost first: a record on each running group task's
 // stack frame (group_frame.hpp). waiting.hpp [W5] walks it before a group wait blocks.
+// The group whose task the code on this thread runs for, for nesting [K2]: set by a group task for its length,
+// cleared by a plain task or continuation for its length, and carried by a join's stack job to the thief that
+// runs it (stack_job.hpp), so join halves and loop pieces count as inside the task that forked them.
+class enclosing_group {
+public:
+    static group_state*& current() noexcept {
+        static thread_local group_state* group = nullptr;
+        return group;
+    }
+    explicit enclosing_group(group_state* group) noexcept : saved_(std::exchange(current(), group)) {}
+    ~enclosing_group() { current() = saved_; }
+    enclosing_group(const enclosing_group&) = delete;
+    enclosing_group& operator=(const enclosing_group&) = delete;
+
+private:
+    group_state* saved_;
+};
+
 struct running_group {
     const group_state* group;
     const running_group* outer;

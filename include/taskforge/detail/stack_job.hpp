@@ -68,7 +68,8 @@ class stack_job final : public job {
 public:
     using result_type = join_result_t<F>;
 
-    explicit stack_job(F& function) noexcept : job(&execute, &join_family), function_(function) {}
+    explicit stack_job(F& function) noexcept
+        : job(&execute, &join_family), function_(function), enclosing_(enclosing_group::current()) {}
     stack_job(const stack_job&) = delete;
     stack_job& operator=(const stack_job&) = delete;
 
@@ -96,6 +97,7 @@ private:
             self->base_.store(runner->deque.bottom_index(), std::memory_order_relaxed);  // ordered by the release
             self->thief_.store(runner, std::memory_order_release);  // pairs with the acquire in thief()
         }
+        const enclosing_group inside(self->enclosing_);  // [K2] the forking task's group, on the thief too
         try {
             invoke_into(self->function_, self->result_);
         } catch (...) {
@@ -109,6 +111,7 @@ private:
     }
 
     F& function_;
+    group_state* const enclosing_;  // written by the owner before the push; read by the thief after its steal
     std::optional<result_type> result_;
     std::exception_ptr error_;
     atomic<std::uint32_t> latch_{latch_state::pending};

@@ -455,6 +455,7 @@ private:
 
     static void run_body(task_frame* self) noexcept {
         std::uint32_t outcome = task_state::completed;
+        const enclosing_group outside(nullptr);  // [K2] a task is not inside the group task that spawned it
         try {
             if constexpr (std::is_void_v<T>) {
                 self->invoke_callable();
@@ -495,8 +496,9 @@ private:
         frame_cache::deallocate(self);
     }
 
-    invocation<Fn, Args...> call_;
+    // Made before the callable: if making it throws, there is no callable to destroy by hand.
     [[no_unique_address]] stop_source_type stop_;
+    invocation<Fn, Args...> call_;
 };
 
 }  // namespace taskforge::detail
