@@ -13,6 +13,7 @@
 //                 frees it, so losers that finish after the winner (or after the result was consumed) still have
 //                 their trigger to fire.
 // Triggers are never queued: the executor runs them inline, and all they do is count, CAS and submit [S9].
+// A then() whose function returns a task_handle<U> uses two frames (then_unwrapped, below).
 #pragma once
 
 #include <array>

@@ -22,7 +22,9 @@ struct job {
     // group_state of a task_group's task, &task_family for a task with a handle (the waiter compares the job
     // itself), &join_family for a join's stack job (a leapfrogging waiter runs only those: join.hpp).
     const void* family;
-    // Link for the injection queue (injection_queue.hpp); unused while the job sits in a worker's deque.
+    // Link for the injection queue (injection_queue.hpp); unused while the job sits in a worker's deque. A job in
+    // no queue may use it too: a continuation waiting in its predecessor's list (task_frame.hpp [S7]), and a
+    // refused continuation waiting to run as cancelled (runtime.hpp, run_refused).
     std::atomic<job*> next{nullptr};
 };
 
