@@ -139,6 +139,13 @@ struct frame_test : rl::test_suite<Derived, 2> {
         frame->release_handle();  // [S2]
     }
     void execute_queued_job() { frame->execute(frame); }
+    // A waiting worker: claims the task where it sits if it can [S5], waits, reads and lets go.
+    void claim_wait_and_drop() {
+        frame->touch();
+        claimed = frame->try_run_inline(this);
+        wait_and_read();
+        drop_handle();
+    }
 
     void after() {
         RL_ASSERT(log.disposals.load(std::memory_order_relaxed) == 1);  // [S2] freed exactly once
@@ -210,10 +217,7 @@ struct claim_versus_execute : frame_test<claim_versus_execute> {
         if (index == 0) {
             execute_queued_job();
         } else {
-            frame->touch();
-            claimed = frame->try_run_inline(this);
-            wait_and_read();
-            drop_handle();
+            claim_wait_and_drop();
         }
     }
 };
@@ -288,10 +292,7 @@ struct claim_versus_fire : frame_test<claim_versus_fire> {
             frame->state.fetch_and(~task_state::deferred, std::memory_order_relaxed);
             execute_queued_job();
         } else {
-            frame->touch();
-            claimed = frame->try_run_inline(this);
-            wait_and_read();
-            drop_handle();
+            claim_wait_and_drop();
         }
     }
 };

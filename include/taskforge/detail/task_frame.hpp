@@ -269,7 +269,7 @@ struct task_frame_base : job {
     // Attacher holding a handle to this frame [S7]: true if `node` will be fired by the executor, false if the task
     // already finished — then the caller fires it (run(node)) itself.
     bool attach_continuation(job* node) noexcept {
-        std::uint32_t word = state.load(std::memory_order_relaxed);
+        std::uint32_t word = state.load(std::memory_order_relaxed);  // a first guess: the CAS below checks it
         while ((word & task_state::continued) == 0) {
             if (task_state::finished(word)) return false;
             // Relaxed: what matters is the CAS's place in the word's modification order, which finish()'s RMW reads
@@ -279,7 +279,7 @@ struct task_frame_base : job {
                 break;
             }
         }
-        job* head = continuations.load(std::memory_order_relaxed);
+        job* head = continuations.load(std::memory_order_relaxed);  // a first guess: the CAS below checks it
         do {
             if (head == &closed_continuations) return false;    // the executor took the list already [S8]
             node->next.store(head, std::memory_order_relaxed);  // published by the CAS below
@@ -448,6 +448,8 @@ private:
         deferred_finishes::flush();  // never hold a group's finishes behind this task (group_state.hpp [G4])
         if (self->try_start(this_thread_identity())) return run_body(self);
         if (self->was_claimed()) return self->release_queue();
+        // Relaxed: `deferred` is set when the frame is made and cleared only by its firing, which happens-before any
+        // execution from a queue (the submission orders it); a firing executes the frame while it is still set.
         if ((self->state.load(std::memory_order_relaxed) & task_state::deferred) != 0) return fire_deferred(*self);
         self->call_.destroy();
         self->finish(task_state::cancelled);
