@@ -64,11 +64,19 @@ TEST_CASE("after warm-up, 100,000 spawn + get from a helping outside thread allo
     CHECK(sum == 99'999L * 100'000 / 2);
 }
 
+// One worker, and no guest slot: a caller helping as a guest (waiting.hpp [W4]) would be a second thread that
+// steals, so a half stolen from the worker could make it block and start a spare (seen once in CI: 4 allocations).
+static taskforge::options one_worker_alone() {
+    taskforge::options settings{.threads = 1};
+    settings.guest_slots = 0;
+    return settings;
+}
+
 // On one worker: with two, a stolen child can make its parent block, and the pool may then start a spare worker
 // thread, whose thread and frame cache allocate (waiting.hpp [W2]) — by design, and outside what this test pins
 // down: that spawning itself recycles frames. (Frames freed on another thread going home are covered above.)
 TEST_CASE("after warm-up, nested spawns on workers make no global operator new call", "[allocation][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    taskforge::scheduler pool{one_worker_alone()};
     for (int run = 0; run < 5; ++run) pool.spawn(fib, 22).get();  // warm-up: 5 x 28,656 spawns
     const long before = allocations.load();
     CHECK(pool.spawn(fib, 20).get() == 6765);
@@ -95,7 +103,7 @@ TEST_CASE("task_group bursts reuse frames: 100,000 tasks allocate far fewer fram
 // so no half is stolen: a stolen half can make its owner block, and the pool may then start a spare worker thread
 // (which allocates); that path is the waiting rules', not join's (seen once in CI with 2 workers: 4 allocations).
 TEST_CASE("after warm-up, join-only fork-join makes no global operator new call", "[allocation][unit][join]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    taskforge::scheduler pool{one_worker_alone()};
     for (int run = 0; run < 3; ++run) pool.spawn(join_fib, 20L).get();
     const long before = allocations.load();
     CHECK(pool.spawn(join_fib, 22L).get() == 17711);
