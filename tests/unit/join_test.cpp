@@ -287,7 +287,11 @@ TEST_CASE("a stolen join half never holds back another group's finished task", "
 // Adversarial finding: with `f` leaving a detached spawn on top of the second half, join used to block on the half
 // (a spare ran it) instead of taking it back from under the spawn.
 TEST_CASE("join takes its second half back from under jobs that the first half left", "[join][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    // One worker and no guest slot: a caller helping as a guest (waiting.hpp [W4]) would be a second thread that
+    // may steal the second half itself (seen once in CI under tsan).
+    taskforge::options one_worker{.threads = 1};
+    one_worker.guest_slots = 0;
+    taskforge::scheduler pool{one_worker};
     std::atomic<int> detached{0};
     auto [first_thread, second_thread] = pool.join(
         [&] {
