@@ -75,8 +75,8 @@ TEST_CASE("a failed task's continuation fails with the same exception, and f nev
 
 TEST_CASE("a cancelled task's continuation is cancelled; a continuation can be cancelled before it fires",
           "[compose][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     gate blocker;
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     auto busy = pool.spawn([&] { blocker.wait(); });  // keeps the only worker, so the next task stays pending
     auto victim = pool.spawn([] { return 1; });
     std::atomic<bool> ran{false};
@@ -99,8 +99,8 @@ TEST_CASE("a cancelled task's continuation is cancelled; a continuation can be c
 }
 
 TEST_CASE("waiting on a continuation that has not fired does not run it early", "[compose][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 2}};
     gate blocker;
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
     std::atomic<bool> first_done{false};
     auto next = pool.spawn([&] {
                         blocker.wait();
@@ -137,10 +137,10 @@ TEST_CASE("empty handles throw no_state from then, when_all and when_any", "[com
 
 TEST_CASE("a chain of 1,000,000 thens on one worker runs in constant stack", "[compose][unit]") {
     constexpr long links = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 100'000 : 1'000'000;
+    gate blocker;
     taskforge::options small_stack{.threads = 1};
     small_stack.stack_size = 256 * 1024;  // recursion of even a few thousand links would overflow it
     taskforge::scheduler pool{small_stack};
-    gate blocker;
     auto chain = pool.spawn([&] {
         blocker.wait();
         return 0L;
@@ -203,8 +203,8 @@ TEST_CASE("when_all of a vector: values in order, void, empty, and the first fai
 }
 
 TEST_CASE("when_all with a cancelled input is cancelled", "[compose][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     gate blocker;
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     auto busy = pool.spawn([&] { blocker.wait(); });
     auto victim = pool.spawn([] { return 1; });
     REQUIRE(victim.cancel());
@@ -216,8 +216,8 @@ TEST_CASE("when_all with a cancelled input is cancelled", "[compose][unit]") {
 }
 
 TEST_CASE("when_any gives the first to finish; the others finish normally", "[compose][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 2}};
     gate slow_gate;
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
     std::atomic<int> finished{0};
     std::vector<taskforge::task_handle<std::string>> replicas;
     replicas.push_back(pool.spawn([&] {
@@ -279,8 +279,8 @@ TEST_CASE("a task that takes a std::stop_token stops when asked, and get() gives
 
 TEST_CASE("request_stop cancels a task that has not started; on a token-less running task it changes nothing",
           "[cancel][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     gate blocker;
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     std::atomic<bool> started{false};
     auto busy = pool.spawn([&] {
         started = true;
@@ -311,8 +311,8 @@ TEST_CASE("stop tokens work with move-only arguments, free spawn and continuatio
 }
 
 TEST_CASE("cancelling an unfired continuation wakes its waiters at once", "[compose][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 2}};
     gate blocker;
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
     auto continuation = pool.spawn([&] {
                                 blocker.wait();
                                 return 1;
@@ -343,11 +343,11 @@ TEST_CASE("a task_cancelled thrown by user code is a failure downstream, not a c
 
 TEST_CASE("a chain refused by a shut-down scheduler is cancelled link by link in constant stack", "[compose][unit]") {
     constexpr int links = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 20'000 : 100'000;
+    gate blocker;
     taskforge::scheduler closed{taskforge::options{.threads = 1}};
     taskforge::options small_stack{.threads = 1};
     small_stack.stack_size = 1 << 20;
     taskforge::scheduler other{small_stack};
-    gate blocker;
     auto here = closed.spawn([] { return 1; });
     auto there = other.spawn([&] {
         blocker.wait();
@@ -363,8 +363,8 @@ TEST_CASE("a chain refused by a shut-down scheduler is cancelled link by link in
 }
 
 TEST_CASE("task_group::cancel skips tasks not started; wait() then throws task_cancelled", "[cancel][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     gate blocker;
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     auto busy = pool.spawn([&] { blocker.wait(); });  // the only worker: every group task stays queued
     std::atomic<int> ran{0};
     taskforge::task_group group{pool};
@@ -462,8 +462,8 @@ TEST_CASE("then whose function returns a task_handle is unwrapped: values, void,
 
 TEST_CASE("an unwrapped continuation is cancelled with its predecessor, and can be cancelled itself",
           "[compose][unit]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     gate blocker;
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     auto busy = pool.spawn([&] { blocker.wait(); });
     auto victim = pool.spawn([] { return 1; });
     REQUIRE(victim.cancel());
