@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <ostream>
 #include <taskforge/taskforge.hpp>
 #include <thread>
 #include <vector>
@@ -118,7 +119,24 @@ private:
         return left.get() + right.get() + 1;
     }
 
+protected:
+    taskforge::scheduler& pool() noexcept { return pool_; }
+
+private:
     taskforge::scheduler pool_;
+};
+
+// The same, recording a trace the whole time (issue 14, "tracing on"): the rings wrap, keeping the latest events.
+class taskforge_traced_contender : public taskforge_contender {
+public:
+    static constexpr const char* name = "taskforge_traced";
+    explicit taskforge_traced_contender(int threads) : taskforge_contender(threads) { pool().start_trace(); }
+    taskforge_traced_contender(const taskforge_traced_contender&) = delete;
+    taskforge_traced_contender& operator=(const taskforge_traced_contender&) = delete;
+    ~taskforge_traced_contender() {
+        std::ostream discard(nullptr);  // writes nothing: formatting a full trace is not what is measured
+        pool().stop_trace(discard);
+    }
 };
 
 #if defined(TASKFORGE_BENCH_HAVE_TBB)

@@ -105,9 +105,10 @@ int main(int argc, char** argv) {
     }
     const unsigned hardware = std::thread::hardware_concurrency();
     const int cores = std::max(1, std::min(threads, hardware == 0 ? threads : static_cast<int>(hardware)));
-    std::printf("W7 fan-out/fan-in from an outside thread: %d threads (taskforge: %d workers + the caller), %d cores, "
-                "%d rounds; microseconds\n",
-                threads, workers, cores, rounds);
+    std::printf(
+        "W7 fan-out/fan-in from an outside thread: %d threads (taskforge: %d workers + the caller), %d cores, "
+        "%d rounds; microseconds\n",
+        threads, workers, cores, rounds);
     std::printf("%-5s %4s %3s | %7s | %-22s | %-22s | %-22s | %s\n", "mode", "N", "W", "ideal", "taskforge med / p99",
                 "guest_slots=0 med / p99", "oneTBB med / p99", "ours/ideal, ours/TBB (med)");
     for (const bool warm : {false, true}) {

@@ -118,6 +118,14 @@ void register_workloads() {
         ->Repetitions(repetitions())
         ->ReportAggregatesOnly(true);
     for_each_contender<register_w2_w3>();
+    // Tracing's cost (issue 14): W1 and W2 at full width with a trace recording throughout.
+    register_w1<taskforge_traced_contender>::apply();
+    benchmark::RegisterBenchmark("W2_fib30/taskforge_traced", &w2_fib<taskforge_traced_contender>)
+        ->Arg(bench_threads())
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Repetitions(repetitions())
+        ->ReportAggregatesOnly(true);
     benchmark::RegisterBenchmark("worker_spawn/taskforge", &worker_spawn)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond)

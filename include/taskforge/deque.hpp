@@ -72,8 +72,9 @@ public:
 
     ~chase_lev_deque() { delete buffer_.load(std::memory_order_relaxed); }
 
-    // Owner only. Adds `item` at the bottom; grows the buffer when it is full.
-    void push(T item) {
+    // Owner only. Adds `item` at the bottom; grows the buffer when it is full. Returns how many items the deque
+    // held just after, as the owner saw it (thieves may have taken some since): the depth metrics report.
+    std::int64_t push(T item) {
         const std::int64_t bottom = bottom_.load(std::memory_order_relaxed);  // [I1] we are its only writer
         // Acquire pairs with the thieves' CAS on `top_`: a slot we are about to reuse has been read completely
         // by the thief that took it before we overwrite it.
@@ -84,6 +85,7 @@ public:
         }
         buffer->slot(bottom).store(item, std::memory_order_relaxed);  // [I3] published by the release below
         publish_bottom(bottom + 1);
+        return bottom + 1 - top;
     }
 
     // Owner only. Takes the most recently pushed item, if any.

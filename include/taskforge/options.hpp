@@ -32,7 +32,13 @@ struct options {
     // constructor throws std::invalid_argument.
     std::size_t guest_slots = 4;
 
+    // Events each worker slot's trace ring keeps (scheduler::start_trace(), trace.hpp): rounded up to a power of
+    // two, 1 .. max_trace_events_per_thread, else the constructor throws std::invalid_argument. A ring takes 40
+    // bytes per event (2.5 MiB at the default) and is allocated by the first start_trace(), never before.
+    std::size_t trace_events_per_thread = std::size_t{1} << 16;
+
     static constexpr std::size_t max_threads = 1024;
+    static constexpr std::size_t max_trace_events_per_thread = std::size_t{1} << 24;
     static constexpr std::size_t max_guest_slots = 30;
     // Spare workers a scheduler may start to stand in for workers blocked in waits (README, "waiting rules");
     // spares retire after a second idle. Past the bound, a wait for a task already running elsewhere blocks

@@ -25,9 +25,11 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <thread>
 #include <tuple>
@@ -38,8 +40,10 @@
 #include "detail/runtime.hpp"
 #include "detail/task_frame.hpp"
 #include "errors.hpp"
+#include "metrics.hpp"
 #include "options.hpp"
 #include "task_handle.hpp"
+#include "trace.hpp"
 
 namespace taskforge {
 
@@ -122,6 +126,14 @@ public:
 
     void shutdown() { runtime_->shutdown(); }
 
+    // What each worker slot has done so far (metrics.hpp): any thread, any time, also after shutdown().
+    pool_metrics metrics() const { return runtime_->metrics(); }
+
+    // Records a timeline of what runs where (trace.hpp); stop_trace writes it as Chrome trace-event JSON, which
+    // ui.perfetto.dev and chrome://tracing open. Any thread, any time.
+    void start_trace() { runtime_->start_trace(); }
+    void stop_trace(std::ostream& out) { runtime_->stop_trace(out); }
+
     // The scheduler whose worker is calling, or nullptr on any other thread.
     static scheduler* current() noexcept {
         detail::worker* self = detail::current_worker;
@@ -144,6 +156,11 @@ private:
         if (settings.guest_slots > options::max_guest_slots) {
             throw std::invalid_argument("taskforge: options::guest_slots exceeds options::max_guest_slots (30)");
         }
+        if (settings.trace_events_per_thread == 0 ||
+            settings.trace_events_per_thread > options::max_trace_events_per_thread) {
+            throw std::invalid_argument(
+                "taskforge: options::trace_events_per_thread must be 1 .. options::max_trace_events_per_thread");
+        }
         if (settings.stack_size != 0 && settings.stack_size < detail::minimum_stack_size()) {
             throw std::invalid_argument("taskforge: options::stack_size is below the platform's minimum stack size");
         }
@@ -151,6 +168,7 @@ private:
                 settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
                 options::max_spare_threads,
                 settings.guest_slots,
+                std::bit_ceil(settings.trace_events_per_thread),
                 settings.on_unhandled_exception != nullptr ? settings.on_unhandled_exception
                                                            : &detail::default_exception_report,
                 self};

@@ -31,10 +31,10 @@
 //     If f returns a task_handle<U>, the result is unwrapped: then() returns a task_handle<U> that ends as that
 //     inner task ends (so a continuation can fan out and return when_all(...) of what it spawned).
 //     It can itself be cancelled before it starts; that detaches what it continues (an exception there then goes
-//     to options::on_unhandled_exception, as for any dropped handle). If the scheduler no longer accepts work when the continuation
-//     is due (shut down), the continuation is cancelled; the scheduler must still exist when then() is called
-//     (as for spawn). then() consumes the handle even when it throws (std::bad_alloc): the task is then detached.
-//     See compose.hpp for when_all / when_any.
+//     to options::on_unhandled_exception, as for any dropped handle). If the scheduler no longer accepts work when the
+//     continuation is due (shut down), the continuation is cancelled; the scheduler must still exist when then() is
+//     called (as for spawn). then() consumes the handle even when it throws (std::bad_alloc): the task is then
+//     detached. See compose.hpp for when_all / when_any.
 #pragma once
 
 #include <chrono>

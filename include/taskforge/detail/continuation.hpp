@@ -72,10 +72,13 @@ void propagate_cancellation(const task_handle<T>& input) {
 template <class Handle, class F>
 struct then_body {
     static constexpr bool propagates_cancellation = true;
+    static constexpr bool is_named_task = true;  // traced under the function's name (task_probe.hpp)
     using value_type = typename Handle::value_type;
 
     Handle before;
     F function;
+
+    const char* trace_name() const noexcept { return trace_name_of(function, "then"); }
 
     then_result_t<value_type, F> operator()() {
         propagate_cancellation(before);
@@ -134,11 +137,14 @@ using unwrap_frame = task_frame<U, unwrap_body<U>>;
 // The detached continuation of the predecessor that runs the function and hands its inner task to `outer`.
 template <class Handle, class F, class U>
 struct forward_body {
+    static constexpr bool is_named_task = true;  // traced under the function's name (task_probe.hpp)
     using value_type = typename Handle::value_type;
 
     Handle before;
     F function;
     unwrap_frame<U>* outer;
+
+    const char* trace_name() const noexcept { return trace_name_of(function, "then"); }
 
     void operator()() noexcept {
         auto& slot = outer->callable().source;

@@ -11,6 +11,7 @@
 #include "group_state.hpp"
 #include "job.hpp"
 #include "task_frame.hpp"
+#include "task_probe.hpp"
 
 namespace taskforge::detail {
 
@@ -50,6 +51,7 @@ private:
         const running_group record{&group, innermost};
         innermost = &record;  // waiting.hpp [W5]: a wait on this group from in here is a cycle
         try {
+            const task_probe probe(trace_name_of(self->call_.function(), "group task"));
             const enclosing_group inside(&group);   // [K2] groups made in here nest in this one
             if (!group.cancellation.cancelled()) {  // [K1] skipped once the group (or one it nests in) is cancelled
                 if constexpr (std::is_invocable_v<Fn, std::stop_token, Args...>) {

@@ -36,7 +36,10 @@ inline constexpr int leapfrog_looks = 256;
 // job of that job's subtree.
 inline bool leapfrog_once(worker& self, worker& thief, std::int64_t base, const atomic<std::uint32_t>& latch) {
     job* taken = nullptr;
-    switch (take_from_thief(thief.deque, base, latch, taken)) {
+    const leapfrog_take verdict = take_from_thief(thief.deque, base, latch, taken);
+    self.instruments.count(steal_attempts);
+    if (verdict != leapfrog_take::nothing) self.instruments.count(steals);
+    switch (verdict) {
         case leapfrog_take::run:
             run(taken);  // [W1] a stack job of the subtree we wait for
             return true;

@@ -88,6 +88,23 @@ struct atomic_add_type<const T*> {
 
 namespace taskforge::detail {
 
+// Metrics and tracing (scheduler::metrics(), start_trace(): metrics.hpp, trace.hpp) can be compiled out:
+// -DTASKFORGE_METRICS=0 or -DTASKFORGE_TRACING=0, the same in every translation unit of a program (they change
+// the layout of the worker record). The Relacy model build has neither.
+#ifndef TASKFORGE_METRICS
+#define TASKFORGE_METRICS 1
+#endif
+#ifndef TASKFORGE_TRACING
+#define TASKFORGE_TRACING 1
+#endif
+#if defined(TASKFORGE_RELACY)
+inline constexpr bool metrics_enabled = false;
+inline constexpr bool tracing_enabled = false;
+#else
+inline constexpr bool metrics_enabled = TASKFORGE_METRICS != 0;
+inline constexpr bool tracing_enabled = TASKFORGE_TRACING != 0;
+#endif
+
 // Cache line size used to keep independently written atomics apart (false sharing). 64 bytes on x86-64 and
 // most AArch64 parts; std::hardware_destructive_interference_size is not used because g++ warns that its
 // value may differ between translation units (-Winterference-size).
@@ -134,6 +151,7 @@ private:
 
 inline void fence_seq_cst() { rl::atomic_thread_fence(rl::mo_seq_cst, $); }
 inline void fence_release() { rl::atomic_thread_fence(rl::mo_release, $); }
+inline void fence_acquire() { rl::atomic_thread_fence(rl::mo_acquire, $); }
 
 // A mutex the model checker sees (parking.hpp's sleeper list).
 class mutex {
@@ -200,6 +218,7 @@ using atomic = std::atomic<T>;
 inline std::atomic<std::uint32_t> sanitizer_fence_word{0};
 inline void fence_seq_cst() noexcept { sanitizer_fence_word.fetch_add(0, std::memory_order_seq_cst); }
 inline void fence_release() noexcept { sanitizer_fence_word.fetch_add(0, std::memory_order_seq_cst); }
+inline void fence_acquire() noexcept { sanitizer_fence_word.fetch_add(0, std::memory_order_seq_cst); }
 #else
 // A sequentially consistent fence. g++ emits `lock or` for it, clang 14 emits `mfence`, which costs ~9x more
 // on the machines we measured (~22 ns vs ~2.5 ns). On x86-64 every locked instruction is a full barrier in
@@ -214,6 +233,7 @@ inline void fence_seq_cst() noexcept {
 }
 
 inline void fence_release() noexcept { std::atomic_thread_fence(std::memory_order_release); }
+inline void fence_acquire() noexcept { std::atomic_thread_fence(std::memory_order_acquire); }
 #endif
 
 using mutex = std::mutex;

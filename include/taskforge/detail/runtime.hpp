@@ -55,6 +55,8 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <ostream>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -65,6 +67,7 @@
 
 #include "../deque.hpp"
 #include "../errors.hpp"
+#include "../metrics.hpp"
 #include "frame_pool.hpp"
 #include "group_state.hpp"
 #include "guest_slots.hpp"
@@ -74,36 +77,10 @@
 #include "state_word.hpp"
 #include "task_frame.hpp"
 #include "thread_launch.hpp"
+#include "trace_json.hpp"
+#include "worker.hpp"
 
 namespace taskforge::detail {
-
-class runtime;
-
-// One worker's private state. Owner: its thread (the deque's thieves touch only the deque).
-struct alignas(cache_line) worker {
-    worker(runtime& owner, std::size_t position, bool is_spare)
-        : pool(&owner), index(position), spare(is_spare), random_state(position * 2 + 1) {}
-
-    runtime* pool;
-    std::size_t index;
-    bool spare;          // started to stand in for a blocked worker; may retire when idle [R2]
-    bool guest = false;  // a guest slot: its owner is whichever waiting outside thread is inside (guest_slots.hpp)
-    chase_lev_deque<job*> deque{256};
-    std::uint64_t random_state;
-    std::uintptr_t stack_floor = 0;  // below this address, a wait blocks instead of running work inline
-    std::uint32_t ticks = 0;         // tasks taken since the last fairness check
-    bool searching = false;
-
-    std::uint64_t next_random() noexcept {  // xorshift64: victim selection only
-        random_state ^= random_state << 13;
-        random_state ^= random_state >> 7;
-        random_state ^= random_state << 17;
-        return random_state;
-    }
-};
-
-// The worker running on this thread (of any runtime), or nullptr.
-inline constinit thread_local worker* current_worker = nullptr;
 
 // Bumped in the child of every fork() (pthread_atfork). Relaxed everywhere: the child has one thread.
 inline atomic<std::uint32_t> fork_generation{0};
@@ -126,7 +103,8 @@ struct runtime_settings {
     std::size_t threads;
     std::size_t stack_size;
     std::size_t max_spares;
-    std::size_t guests;  // guest slots (guest_slots.hpp)
+    std::size_t guests;        // guest slots (guest_slots.hpp)
+    std::size_t trace_events;  // events each slot's trace ring keeps (trace_ring.hpp), a power of two
     exception_handler on_unhandled_exception;
     void* owner;  // the public scheduler object, returned by scheduler::current()
 };
@@ -190,7 +168,7 @@ public:
     void submit(job* work) {
         worker* self = current_worker;
         if (self != nullptr && self->pool == this) {
-            self->deque.push(work);
+            self->instruments.note_deque_depth(self->deque.push(work));
             // With one slot the pusher is the only worker, awake by definition: nobody to wake, no fence to pay.
             // (A spare started later re-checks every deque when it parks, and a blocking worker re-checks [P2].)
             if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_after_push();
@@ -203,7 +181,7 @@ public:
     // Worker `self` of this runtime only: pushes the stack job of a join, which `self` takes back or waits for
     // (join.hpp), so the wake-up needs no fence (parking.hpp [P4]).
     void push_join(worker& self, job* work) {
-        self.deque.push(work);
+        self.instruments.note_deque_depth(self.deque.push(work));
         if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_without_fence();  // as in submit()
     }
 
@@ -218,6 +196,67 @@ public:
     // Idempotent, thread-safe; not from one of our own workers (it would join itself). On another pool's worker
     // it blocks compensated (that pool keeps its parallelism while we join).
     void shutdown();
+
+    // Any thread: a snapshot of every slot's published counts (instruments.hpp [M1][M2]).
+    pool_metrics metrics() const {
+        pool_metrics snapshot;
+        const std::size_t count = slot_count_.load(std::memory_order_acquire);  // [R2] pairs with add_slot
+        snapshot.workers.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            const worker_instruments& slot = slots_[i]->instruments;
+            worker_metrics one;
+            one.role = role_of(i);
+            one.index = i;
+            one.steals = slot.read(steals);  // first [M2]
+            one.steal_attempts = slot.read(steal_attempts);
+            one.tasks_run = slot.read(tasks_run);
+            one.local_pops = slot.read(local_pops);
+            one.injected_taken = slot.read(injected_taken);
+            one.parks = slot.read(parks);
+            one.wakeups = slot.read(wakeups);
+            one.max_deque_depth = slot.read(max_deque_depth);
+            snapshot.workers.push_back(one);
+        }
+        return snapshot;
+    }
+
+    // Any thread (trace.hpp). Starts recording into every slot's ring (made now, the first time) unless a trace
+    // runs already. Under spares_mutex_ the slot list stands still, and a slot made later joins (add_slot).
+    void start_trace() {
+        if constexpr (!tracing_enabled) return;
+        std::lock_guard trace_lock(trace_mutex_);
+        std::lock_guard lock(spares_mutex_);
+        if (tracing_) return;
+        tracing_ = true;
+        const std::size_t count = slot_count_.load(std::memory_order_relaxed);    // written under this lock
+        for (std::size_t i = 0; i < count; ++i) prepare_ring_locked(*slots_[i]);  // allocation before the clock
+        trace_window_.begin_time = std::chrono::steady_clock::now();
+        trace_window_.begin_ticks = rough_ticks();
+        for (std::size_t i = 0; i < count; ++i) join_trace_locked(*slots_[i]);
+    }
+
+    // Any thread (trace.hpp). Stops recording and writes what the rings hold as Chrome trace-event JSON; with no
+    // trace running, a trace with no events. The rings are read outside spares_mutex_ (they live as long as the
+    // runtime); trace_mutex_ keeps a new trace from starting to write into them meanwhile.
+    void stop_trace(std::ostream& out) {
+        std::lock_guard trace_lock(trace_mutex_);
+        std::vector<trace_track> tracks;
+        {
+            std::lock_guard lock(spares_mutex_);
+            if (tracing_) {
+                tracing_ = false;
+                trace_window_.end_ticks = rough_ticks();
+                trace_window_.end_time = std::chrono::steady_clock::now();
+                const std::size_t count = slot_count_.load(std::memory_order_relaxed);  // written under this lock
+                for (std::size_t i = 0; i < count; ++i) {
+                    worker_instruments& slot = slots_[i]->instruments;
+                    slot.set_tracing(false);
+                    tracks.push_back({track_name(i), i, slot.ring(), trace_first_[i]});
+                }
+            }
+        }
+        trace_writer(out, trace_window_).write(tracks);
+    }
 
     // Worker `self` only: may a wait run work inline here without eating the stack's reserve?
     static bool stack_has_room(const worker& self) noexcept {
@@ -250,6 +289,7 @@ public:
     void begin_blocking(worker& self, bool required) {
         deferred_finishes::flush();        // the awaited group may be waiting for our own finishes [G4]
         frame_cache::flush_this_thread();  // blocked for a while: let freed frames go home
+        self.instruments.publish();        // [M1] exact while it is blocked
         if (!self.guest) {
             std::lock_guard lock(spares_mutex_);
             ++blocked_;
@@ -303,10 +343,13 @@ public:
         while (job* work = injection_.pop_if(wanted_or_spent)) {
             if (!wanted(work)) {
                 run(work);  // spent: drops the queue's reference only
-            } else if (first == nullptr) {
+                continue;
+            }
+            self.instruments.count(injected_taken);
+            if (first == nullptr) {
                 first = work;
             } else {
-                self.deque.push(work);
+                self.instruments.note_deque_depth(self.deque.push(work));
                 if (++queued + 1 >= injection_batch) break;
             }
         }
@@ -329,8 +372,10 @@ public:
             if (&victim == &self) continue;
             for (int attempt = 0; attempt < 4; ++attempt) {
                 const steal_result<job*> result = victim.deque.try_steal();
+                self.instruments.count(steal_attempts);
                 if (result.status == steal_status::empty) break;
                 if (result.status != steal_status::success) continue;
+                self.instruments.count(steals);
                 if (wanted(result.item)) return result.item;
                 if (task_frame_base::spent(result.item)) {
                     run(result.item);  // drops the queue's reference only
@@ -356,14 +401,45 @@ public:
             }
         }
         frame_cache::flush_this_thread();
+        slot.instruments.publish();  // [M1] before the slot can change hands
         current_worker = nullptr;
         guests_.leave(static_cast<int>(slot.index - settings_.threads));
     }
 
 private:
     void worker_main(worker& self);
+    worker_role role_of(std::size_t slot) const noexcept {
+        if (slot < settings_.threads) return worker_role::worker;
+        return slot < settings_.threads + settings_.guests ? worker_role::guest : worker_role::spare;
+    }
+    std::string track_name(std::size_t slot) const {
+        switch (role_of(slot)) {
+            case worker_role::worker:
+                return "worker " + std::to_string(slot);
+            case worker_role::guest:
+                return "guest " + std::to_string(slot - settings_.threads);
+            case worker_role::spare:
+                break;
+        }
+        return "spare " + std::to_string(slot);
+    }
+    // Under spares_mutex_: gives `slot` its ring, once.
+    void prepare_ring_locked(worker& slot) {
+        if (trace_first_.empty()) trace_first_.resize(capacity_);
+        if (slot.instruments.ring() != nullptr) return;
+        rings_.push_back(std::make_unique<trace_ring>(settings_.trace_events));
+        slot.instruments.set_ring(rings_.back().get());
+    }
+    // Under trace_mutex_ and spares_mutex_, or spares_mutex_ alone while tracing_ (add_slot): `slot` records from
+    // now on. Its ring is made once and kept [T3]; the trace starts at what it holds now.
+    void join_trace_locked(worker& slot) {
+        prepare_ring_locked(slot);
+        trace_first_[slot.index] = slot.instruments.ring()->published();
+        slot.instruments.set_tracing(true);
+    }
     job* next_job(worker& self);
     bool park(worker& self);
+    static void note_wakeup(worker& self) noexcept;
     bool try_retire_spare(worker& self);
     void leave(worker& self);
     void start_spare_locked();
@@ -391,7 +467,10 @@ private:
             if (&victim == &self) continue;
             for (int attempt = 0; attempt < 4; ++attempt) {
                 const steal_result<job*> result = victim.deque.try_steal();
+                self.instruments.count(steal_attempts);
                 if (result.status == steal_status::success) {
+                    self.instruments.count(steals);
+                    self.instruments.mark(trace_kind::steal, victim.index);
                     // A join's half comes alone: its owner leapfrogs only into work that has started (join.hpp),
                     // and the jobs under it are the rest of the same fork-join, better left where they are.
                     if (result.item->family != &join_family) steal_more(self, victim);
@@ -423,8 +502,10 @@ private:
         std::int64_t taken = 0;
         for (; taken < extra; ++taken) {
             const steal_result<job*> result = victim.deque.try_steal();
+            self.instruments.count(steal_attempts);
             if (result.status != steal_status::success) break;
-            self.deque.push(result.item);
+            self.instruments.count(steals);
+            self.instruments.note_deque_depth(self.deque.push(result.item));
         }
         if (taken > 0) idle_.notify_after_push();
     }
@@ -478,10 +559,16 @@ private:
     std::vector<launched_thread> threads_;
     std::mutex shutdown_mutex_;
     std::mutex spares_mutex_;
-    std::size_t live_ = 0;                   // started threads, spares included; guarded by spares_mutex_
-    std::size_t blocked_ = 0;                // of those, blocked in a wait; guarded by spares_mutex_
-    std::vector<std::size_t> free_slots_;    // retired spares' slots; guarded by spares_mutex_
-    atomic<std::uint32_t> spares_alive_{0};  // spare threads not yet past their last access to the runtime
+    std::size_t live_ = 0;                 // started threads, spares included; guarded by spares_mutex_
+    std::size_t blocked_ = 0;              // of those, blocked in a wait; guarded by spares_mutex_
+    std::vector<std::size_t> free_slots_;  // retired spares' slots; guarded by spares_mutex_
+    // Tracing (trace.hpp): start_trace() and stop_trace() hold trace_mutex_, and both locks to change these.
+    std::mutex trace_mutex_;
+    bool tracing_ = false;                            // guarded by spares_mutex_
+    trace_window trace_window_;                       // guarded by trace_mutex_
+    std::vector<std::uint64_t> trace_first_;          // per slot [T3]; guarded by spares_mutex_
+    std::vector<std::unique_ptr<trace_ring>> rings_;  // guarded by spares_mutex_; freed with the runtime
+    atomic<std::uint32_t> spares_alive_{0};           // spare threads not yet past their last access to the runtime
     const std::uint32_t generation_;
 };
 
@@ -516,7 +603,10 @@ inline job* runtime::next_job(worker& self) {
         self.ticks = 0;
         if (job* work = take_injected(self)) return work;
     }
-    if (auto own = self.deque.pop()) return *own;
+    if (auto own = self.deque.pop()) {
+        self.instruments.count(local_pops);
+        return *own;
+    }
     // Out of local work: send freed frames home before looking elsewhere, so a spawner's pool stays as small as
     // its peak of frames in flight (frame_pool.hpp, outbox).
     frame_cache::flush_this_thread();
@@ -533,16 +623,19 @@ inline bool runtime::park(worker& self) {
     self.searching = false;
     fence_seq_cst();  // the sleeper's half of the protocol's fence pair [P1]
     if (any_work_visible()) idle_.notify_one();
+    self.instruments.count(parks);
+    self.instruments.mark(trace_kind::park);
+    self.instruments.publish();  // [M1] exact while it sleeps
     if (!self.spare) {
         idle_.park(self.index);
-        self.searching = true;  // an unparked worker is counted as searching
+        note_wakeup(self);
         return true;
     }
     const auto deadline = std::chrono::steady_clock::now() + spare_idle_timeout;
     bool woken = idle_.park(self.index, &deadline);
     if (!woken && !idle_.cancel_park(self.index)) woken = idle_.park(self.index);  // consume the racing token [P3]
     if (woken) {
-        self.searching = true;
+        note_wakeup(self);
         return true;
     }
     // Off the list, awake and not searching. Stay if work is visible (the same look as above) or still needed.
@@ -551,7 +644,15 @@ inline bool runtime::park(worker& self) {
     return !try_retire_spare(self);
 }
 
+// Worker only, unparked by a notify: it comes back counted as searching (parking.hpp).
+inline void runtime::note_wakeup(worker& self) noexcept {
+    self.searching = true;
+    self.instruments.count(wakeups);
+    self.instruments.mark(trace_kind::wakeup);
+}
+
 inline bool runtime::try_retire_spare(worker& self) {
+    self.instruments.publish();  // [M1] its last counts, before the slot can change hands
     deferred_finishes::flush();
     frame_cache::flush_this_thread();
     {
@@ -569,6 +670,7 @@ inline bool runtime::try_retire_spare(worker& self) {
 
 // Worker only, at shutdown: its last accesses to the runtime.
 inline void runtime::leave(worker& self) {
+    self.instruments.publish();  // [M1]
     idle_.retire(self.searching);
     deferred_finishes::flush();
     frame_cache::flush_this_thread();
@@ -630,6 +732,7 @@ inline worker& runtime::add_slot(bool spare) {
     const std::size_t index = slot_count_.load(std::memory_order_relaxed);
     owned_.push_back(std::make_unique<worker>(*this, index, spare));
     slots_[index] = owned_.back().get();
+    if (tracing_) join_trace_locked(*slots_[index]);
     // Release: a thief that acquires the count reads the slot and a fully built worker [R2].
     slot_count_.store(index + 1, std::memory_order_release);
     return *slots_[index];

@@ -33,6 +33,7 @@
 #include "leapfrog.hpp"
 #include "platform.hpp"
 #include "runtime.hpp"
+#include "task_probe.hpp"
 
 namespace taskforge::detail {
 
@@ -99,6 +100,7 @@ private:
         }
         const enclosing_group inside(self->enclosing_);  // [K2] the forking task's group, on the thief too
         try {
+            const task_probe probe("join");
             invoke_into(self->function_, self->result_);
         } catch (...) {
             self->error_ = std::current_exception();

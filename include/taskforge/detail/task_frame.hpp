@@ -57,6 +57,7 @@
 #include "frame_pool.hpp"
 #include "group_state.hpp"
 #include "job.hpp"
+#include "task_probe.hpp"
 
 namespace taskforge::detail {
 
@@ -459,6 +460,7 @@ private:
         std::uint32_t outcome = task_state::completed;
         const enclosing_group outside(nullptr);  // [K2] a task is not inside the group task that spawned it
         try {
+            const task_probe probe(trace_name_of(self->callable(), "task"));
             if constexpr (std::is_void_v<T>) {
                 self->invoke_callable();
             } else {

@@ -1,0 +1,47 @@
+// taskforge/detail/worker.hpp — the record of one worker slot: its deque, its place in the runtime, its counts.
+//
+// A slot is run by one thread at a time, its owner: a pool worker, a spare standing in for a blocked one, or an
+// outside thread inside a guest slot while it waits (runtime.hpp, guest_slots.hpp). Everything here but the
+// deque's thief end and the instruments' mirror is the owner's alone.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../deque.hpp"
+#include "instruments.hpp"
+#include "job.hpp"
+#include "platform.hpp"
+
+namespace taskforge::detail {
+
+class runtime;
+
+// One worker's private state. Owner: its thread (the deque's thieves touch only the deque).
+struct alignas(cache_line) worker {
+    worker(runtime& owner, std::size_t position, bool is_spare)
+        : pool(&owner), index(position), spare(is_spare), random_state(position * 2 + 1) {}
+
+    runtime* pool;
+    std::size_t index;
+    bool spare;          // started to stand in for a blocked worker; may retire when idle [R2]
+    bool guest = false;  // a guest slot: its owner is whichever waiting outside thread is inside (guest_slots.hpp)
+    chase_lev_deque<job*> deque{256};
+    std::uint64_t random_state;
+    std::uintptr_t stack_floor = 0;  // below this address, a wait blocks instead of running work inline
+    std::uint32_t ticks = 0;         // tasks taken since the last fairness check
+    bool searching = false;
+    worker_instruments instruments;  // metrics counts and trace ring (instruments.hpp)
+
+    std::uint64_t next_random() noexcept {  // xorshift64: victim selection only
+        random_state ^= random_state << 13;
+        random_state ^= random_state >> 7;
+        random_state ^= random_state << 17;
+        return random_state;
+    }
+};
+
+// The worker running on this thread (of any runtime), or nullptr.
+inline constinit thread_local worker* current_worker = nullptr;
+
+}  // namespace taskforge::detail
