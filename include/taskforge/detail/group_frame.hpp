@@ -50,8 +50,8 @@ private:
         const running_group*& innermost = running_group::innermost();
         const running_group record{&group, innermost};
         innermost = &record;  // waiting.hpp [W5]: a wait on this group from in here is a cycle
+        const task_probe probe;
         try {
-            const task_probe probe(trace_name_of(self->call_.function(), "group task"));
             const enclosing_group inside(&group);   // [K2] groups made in here nest in this one
             if (!group.cancellation.cancelled()) {  // [K1] skipped once the group (or one it nests in) is cancelled
                 if constexpr (std::is_invocable_v<Fn, std::stop_token, Args...>) {
@@ -64,6 +64,7 @@ private:
             error = std::current_exception();
         }
         innermost = record.outer;
+        probe.finish(trace_name_of(self->call_.function(), "group task"));
         discard(self);  // frame memory back before the group can be seen finished
         if (error) group.record(std::move(error));
         deferred_finishes::add(group);  // released by this worker soon [G4]

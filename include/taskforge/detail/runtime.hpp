@@ -76,6 +76,7 @@
 #include "parking.hpp"
 #include "state_word.hpp"
 #include "task_frame.hpp"
+#include "task_probe.hpp"
 #include "thread_launch.hpp"
 #include "trace_json.hpp"
 #include "worker.hpp"
@@ -154,7 +155,10 @@ public:
 
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
-    ~runtime() { guest_registration::wait_for_visitors(); }  // after shutdown(), which the scheduler calls [V5]
+    ~runtime() {  // after shutdown(), which the scheduler calls [V5]
+        guest_registration::wait_for_visitors();
+        if (tracing_) schedulers_tracing.fetch_sub(1, std::memory_order_relaxed);  // destroyed while tracing
+    }
 
     std::size_t thread_count() const noexcept { return settings_.threads; }
     exception_handler on_unhandled_exception() const noexcept { return settings_.on_unhandled_exception; }
@@ -228,6 +232,7 @@ public:
         std::lock_guard lock(spares_mutex_);
         if (tracing_) return;
         tracing_ = true;
+        schedulers_tracing.fetch_add(1, std::memory_order_relaxed);  // task_probe.hpp: relaxed is enough there
         const std::size_t count = slot_count_.load(std::memory_order_relaxed);    // written under this lock
         for (std::size_t i = 0; i < count; ++i) prepare_ring_locked(*slots_[i]);  // allocation before the clock
         trace_window_.begin_time = std::chrono::steady_clock::now();
@@ -245,6 +250,7 @@ public:
             std::lock_guard lock(spares_mutex_);
             if (tracing_) {
                 tracing_ = false;
+                schedulers_tracing.fetch_sub(1, std::memory_order_relaxed);
                 trace_window_.end_ticks = rough_ticks();
                 trace_window_.end_time = std::chrono::steady_clock::now();
                 const std::size_t count = slot_count_.load(std::memory_order_relaxed);  // written under this lock

@@ -99,12 +99,13 @@ private:
             self->thief_.store(runner, std::memory_order_release);  // pairs with the acquire in thief()
         }
         const enclosing_group inside(self->enclosing_);  // [K2] the forking task's group, on the thief too
+        const task_probe probe;
         try {
-            const task_probe probe("join");
             invoke_into(self->function_, self->result_);
         } catch (...) {
             self->error_ = std::current_exception();
         }
+        probe.finish("join");
         // [J2] acq_rel: release publishes the result/exception to the owner's acquire of `done`. Last access.
         atomic<std::uint32_t>& latch = self->latch_;
         if ((latch.exchange(latch_state::done, std::memory_order_acq_rel) & latch_state::waiting) != 0) {

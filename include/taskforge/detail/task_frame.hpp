@@ -459,8 +459,8 @@ private:
     static void run_body(task_frame* self) noexcept {
         std::uint32_t outcome = task_state::completed;
         const enclosing_group outside(nullptr);  // [K2] a task is not inside the group task that spawned it
+        const task_probe probe;
         try {
-            const task_probe probe(trace_name_of(self->callable(), "task"));
             if constexpr (std::is_void_v<T>) {
                 self->invoke_callable();
             } else {
@@ -476,6 +476,7 @@ private:
                 }
             }
         }
+        probe.finish(trace_name_of(self->callable(), "task"));  // the callable still exists (moved from at most)
         // Published after leaving the catch block: the exception's reference count is settled before a waiter
         // can see it (DESIGN.md, "Exceptions across threads").
         self->call_.destroy();

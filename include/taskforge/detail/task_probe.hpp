@@ -36,29 +36,48 @@ const char* trace_name_of(const Fn& function, const char* otherwise) noexcept {
 
 #if defined(TASKFORGE_RELACY)
 struct task_probe {  // the model build has no instruments
-    explicit task_probe(const char*) noexcept {}
+    void finish(const char*) const noexcept {}
 };
 #else
+// How many schedulers record a trace now (runtime.hpp, start_trace/stop_trace). While it is 0 a task pays one
+// relaxed load of it for tracing and touches nothing else. Relaxed: a stale value only records or skips the one
+// task that straddles a start or a stop, which the trace's window drops anyway (trace_json.hpp).
+inline atomic<std::uint32_t> schedulers_tracing{0};
+
+// Begins before a body runs and finishes after it returned or threw, on the same thread. Not a destructor on
+// purpose: a plain object with no cleanup keeps its two words in registers across the body's call.
 class task_probe {
 public:
-    // Caller: the thread about to run a body, on a worker slot. Turned off, tracing costs one relaxed load here.
-    explicit task_probe(const char* name) noexcept : self_(current_worker), name_(name) {
-        if (self_ != nullptr && self_->instruments.active_ring() != nullptr) start_ = rough_ticks();
+    // Caller: the thread about to run a body, on a worker slot.
+    task_probe() noexcept {
+        if constexpr (metrics_enabled) self_ = current_worker;
+        if constexpr (tracing_enabled) {
+            if (schedulers_tracing.load(std::memory_order_relaxed) != 0) begin_traced();
+        }
     }
-    ~task_probe() {
-        if (self_ == nullptr) return;
-        self_->instruments.count_task();
-        if (start_ == 0) return;
-        // Written only if the trace still runs: a task that outlives a stop_trace() is not in the next trace.
-        if (trace_ring* ring = self_->instruments.active_ring())
-            ring->write(trace_kind::task, name_, start_, rough_ticks());
+
+    // The same thread, once the body is over: `name` is what the trace calls it (a string with static storage).
+    void finish(const char* name) const noexcept {
+        if constexpr (metrics_enabled) {
+            if (self_ != nullptr) self_->instruments.count_task();
+        }
+        if (start_ != 0) finish_traced(name);
     }
-    task_probe(const task_probe&) = delete;
-    task_probe& operator=(const task_probe&) = delete;
 
 private:
-    worker* const self_;
-    const char* const name_;
+    TASKFORGE_COLD void begin_traced() noexcept {
+        self_ = current_worker;
+        if (self_ != nullptr && self_->instruments.active_ring() != nullptr) start_ = rough_ticks();
+    }
+
+    // Written only if the trace still runs: a task that outlives a stop_trace() is not in the next trace.
+    TASKFORGE_COLD void finish_traced(const char* name) const noexcept {
+        if (trace_ring* ring = self_->instruments.active_ring()) {
+            ring->write(trace_kind::task, name, start_, rough_ticks());
+        }
+    }
+
+    worker* self_ = nullptr;
     std::uint64_t start_ = 0;  // 0: not traced
 };
 #endif
