@@ -53,14 +53,19 @@ public:
     void write(trace_kind kind, const char* name, std::uint64_t start, std::uint64_t end,
                std::uint64_t detail = 0) noexcept {
         const std::uint64_t number = next_++;
+#if !defined(TASKFORGE_MODEL_MUTANT_TRACE_LATE_CLAIM)
         claimed_.store(number + 1, std::memory_order_relaxed);  // ordered before the fields by the fence below
         fence_release();  // [T1]: a reader that reads any field below also sees this claim [T2]
+#endif
         record& slot = records_[number & mask_];
         slot.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
         slot.name.store(name, std::memory_order_relaxed);
         slot.start.store(start, std::memory_order_relaxed);
         slot.end.store(end, std::memory_order_relaxed);
         slot.detail.store(detail, std::memory_order_relaxed);
+#if defined(TASKFORGE_MODEL_MUTANT_TRACE_LATE_CLAIM)  // mutant (model build only): the claim comes too late [T1]
+        claimed_.store(number + 1, std::memory_order_relaxed);
+#endif
         // Release: a reader that acquires this count reads the fields above [T2].
         published_.store(number + 1, std::memory_order_release);
     }
