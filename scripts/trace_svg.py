@@ -10,7 +10,7 @@ ticks. Hover a bar for its name, start and duration. Python standard library onl
 import argparse
 import json
 import sys
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as xml_escape
 
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948",
            "#ff9da7", "#9c755f", "#bab0ac", "#e15759", "#86bcb6", "#8cd17d"]
@@ -18,6 +18,11 @@ LANE = 28          # pixels per thread lane
 LEFT = 110         # room for lane labels
 TOP = 44           # room for the title and the time axis
 LEGEND_ROW = 18
+
+
+def escape(text):
+    """XML text: markup characters escaped, control characters (invalid in XML 1.0) dropped."""
+    return xml_escape("".join(c for c in text if c >= " " or c in "\t\n"))
 
 
 def load(path):

@@ -4,12 +4,14 @@
 //   for (const auto& w : m.workers) std::printf("%llu tasks, %llu steals\n", w.tasks_run, w.steals);
 //   auto all = m.total();
 //
+// Compiled in only with -DTASKFORGE_METRICS=1 in every translation unit (CMake: -DTASKFORGE_METRICS=ON);
+// otherwise nothing is counted and every field reads 0 (README, "Seeing what the pool does", says why).
 // Each worker counts in plain integers of its own (no atomic read-modify-write on the hot path) and publishes
 // them for readers every 256 tasks and whenever it parks, blocks in a wait, leaves a guest slot or exits, as
 // Tokio's runtime metrics do. So a snapshot is "consistent enough": every number is one its worker published,
-// counters only grow, steals <= steal_attempts always holds, and a worker that is idle (parked) or blocked shows
-// exact numbers; a busy one may be up to 256 tasks behind. Fields are not read at one instant across workers.
-// Built with -DTASKFORGE_METRICS=0 nothing is counted and every field reads 0.
+// counters only grow, steals <= steal_attempts always holds, and a worker that is parked, blocked or gone shows
+// exact numbers; one that is running or searching may lag (up to 256 tasks, or until it parks). Fields are not
+// read at one instant across workers.
 #pragma once
 
 #include <algorithm>

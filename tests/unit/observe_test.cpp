@@ -1,8 +1,14 @@
 // Metrics (pool.metrics()) and tracing (start_trace / stop_trace / named): what the counters add up to, what a
 // trace holds, and that both may be read, started and stopped from any thread while tasks run.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <iomanip>
+#include <locale>
 #include <sstream>
 #include <stop_token>
 #include <string>
@@ -288,3 +294,59 @@ TEST_CASE("start and stop from several threads while tasks run: every trace is w
     producer.join();
     CHECK(broken.load() == 0);
 }
+
+namespace {
+// Groups thousands with commas: a locale that would break JSON numbers if the writer used operator<<.
+struct grouping_commas : std::numpunct<char> {
+    char do_thousands_sep() const override { return ','; }
+    std::string do_grouping() const override { return "\3"; }
+};
+}  // namespace
+
+TEST_CASE("the trace is the same whatever the stream's flags and locale", "[trace][unit][misuse]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1, .guest_slots = 0, .trace_events_per_thread = 16}};
+    pool.start_trace();
+    pool.spawn([] {
+            for (int i = 0; i < 2000; ++i) taskforge::spawn(taskforge::named("leaf", [] {}));
+        })
+        .get();
+    settled_total(pool, 0);
+    std::ostringstream out;
+    out.imbue(std::locale(out.getloc(), new grouping_commas));
+    out << std::hex << std::showbase << std::setw(12);
+    pool.stop_trace(out);
+    const std::string trace = out.str();
+    CHECK(trace.rfind("{\"traceEvents\":[", 0) == 0);
+    CHECK(trace.find("0x") == std::string::npos);
+    CHECK(other_data(trace, "dropped_events") >= 1000);
+    const auto at = trace.find("\"dropped_events\":");
+    CHECK(trace.substr(at, trace.find(',', at) - at).find_first_not_of("\"dropped_events:0123456789") ==
+          std::string::npos);
+}
+
+// Not under ThreadSanitizer: it does not support a multi-threaded process that forks (lifetime_test.cpp).
+#if !TASKFORGE_TEST_TSAN
+TEST_CASE("in a fork() child, start_trace and stop_trace return at once with an empty trace", "[trace][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    pool.start_trace();
+    pool.spawn(taskforge::named("before fork", [] {})).get();
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        alarm(10);  // a hang fails the test instead of stalling it
+        pool.start_trace();
+        std::ostringstream out;
+        pool.stop_trace(out);
+        const bool empty =
+            out.str().rfind("{\"traceEvents\":[", 0) == 0 && out.str().find("\"ph\":\"X\"") == std::string::npos;
+        _exit(empty ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    std::ostringstream out;
+    pool.stop_trace(out);
+    CHECK(count_of(out.str(), "\"name\":\"before fork\"") == 1);
+}
+#endif

@@ -38,7 +38,10 @@ inline bool leapfrog_once(worker& self, worker& thief, std::int64_t base, const 
     job* taken = nullptr;
     const leapfrog_take verdict = take_from_thief(thief.deque, base, latch, taken);
     self.instruments.count(steal_attempts);
-    if (verdict != leapfrog_take::nothing) self.instruments.count(steals);
+    if (verdict != leapfrog_take::nothing) {
+        self.instruments.count(steals);
+        self.instruments.mark(trace_kind::steal, thief.index);
+    }
     switch (verdict) {
         case leapfrog_take::run:
             run(taken);  // [W1] a stack job of the subtree we wait for

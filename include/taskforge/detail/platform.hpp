@@ -91,7 +91,7 @@ namespace taskforge::detail {
 
 // Metrics (scheduler::metrics(), metrics.hpp) are compiled in with -DTASKFORGE_METRICS=1 (CMake: the option
 // TASKFORGE_METRICS=ON); tracing (start_trace(), trace.hpp) is compiled in unless -DTASKFORGE_TRACING=0. Either
-// must be the same in every translation unit of a program (it changes the layout of the worker record). Metrics
+// must be the same in every translation unit of a program (the inline functions that count differ). Metrics
 // are off by default because their cost on the smallest tasks was not shown to stay within 2% (issue 14: fib's
 // tasks run ~18 more instructions each, +3.6% under callgrind). The Relacy model build has neither.
 #ifndef TASKFORGE_METRICS

@@ -224,26 +224,41 @@ public:
         return snapshot;
     }
 
-    // Any thread (trace.hpp). Starts recording into every slot's ring (made now, the first time) unless a trace
-    // runs already. Under spares_mutex_ the slot list stands still, and a slot made later joins (add_slot).
+    // Any thread (trace.hpp). Starts recording into every slot's ring unless a trace runs already. The rings are
+    // made the first time, outside spares_mutex_ (a wait that needs a spare must not stall behind zero-filling
+    // them); if that throws, nothing changed. Under spares_mutex_ the slot list stands still, and a slot made
+    // later joins by itself (add_slot). In a fork() child it does nothing: the parent's threads may have left the
+    // locks held.
     void start_trace() {
         if constexpr (!tracing_enabled) return;
+        if (inherited()) return;
         std::lock_guard trace_lock(trace_mutex_);
+        std::vector<std::unique_ptr<trace_ring>> fresh(slot_count_.load(std::memory_order_acquire));  // [R2]
+        for (std::size_t i = 0; i < fresh.size(); ++i) {
+            // Relaxed: a slot's ring is set under trace_mutex_ (held) or, for a slot made since, by add_slot.
+            if (slots_[i]->instruments.ring() == nullptr)
+                fresh[i] = std::make_unique<trace_ring>(settings_.trace_events);
+        }
         std::lock_guard lock(spares_mutex_);
         if (tracing_) return;
+        if (trace_first_.empty()) trace_first_.resize(capacity_);
+        for (std::size_t i = 0; i < fresh.size(); ++i) {
+            if (fresh[i] != nullptr && slots_[i]->instruments.ring() == nullptr)
+                adopt_ring_locked(*slots_[i], std::move(fresh[i]));
+        }
         tracing_ = true;
         schedulers_tracing.fetch_add(1, std::memory_order_relaxed);  // task_probe.hpp: relaxed is enough there
-        const std::size_t count = slot_count_.load(std::memory_order_relaxed);    // written under this lock
-        for (std::size_t i = 0; i < count; ++i) prepare_ring_locked(*slots_[i]);  // allocation before the clock
         trace_window_.begin_time = std::chrono::steady_clock::now();
         trace_window_.begin_ticks = rough_ticks();
+        const std::size_t count = slot_count_.load(std::memory_order_relaxed);  // written under this lock
         for (std::size_t i = 0; i < count; ++i) join_trace_locked(*slots_[i]);
     }
 
     // Any thread (trace.hpp). Stops recording and writes what the rings hold as Chrome trace-event JSON; with no
-    // trace running, a trace with no events. The rings are read outside spares_mutex_ (they live as long as the
-    // runtime); trace_mutex_ keeps a new trace from starting to write into them meanwhile.
+    // trace running (or in a fork() child), a trace with no events. The rings are read outside spares_mutex_ (they
+    // live as long as the runtime); trace_mutex_ keeps a new trace from starting to write into them meanwhile.
     void stop_trace(std::ostream& out) {
+        if (inherited()) return trace_writer(out, trace_window{}).write({});
         std::lock_guard trace_lock(trace_mutex_);
         std::vector<trace_track> tracks;
         {
@@ -257,7 +272,7 @@ public:
                 for (std::size_t i = 0; i < count; ++i) {
                     worker_instruments& slot = slots_[i]->instruments;
                     slot.set_tracing(false);
-                    tracks.push_back({track_name(i), i, slot.ring(), trace_first_[i]});
+                    if (slot.ring() != nullptr) tracks.push_back({track_name(i), i, slot.ring(), trace_first_[i]});
                 }
             }
         }
@@ -382,6 +397,7 @@ public:
                 if (result.status == steal_status::empty) break;
                 if (result.status != steal_status::success) continue;
                 self.instruments.count(steals);
+                self.instruments.mark(trace_kind::steal, victim.index);
                 if (wanted(result.item)) return result.item;
                 if (task_frame_base::spent(result.item)) {
                     run(result.item);  // drops the queue's reference only
@@ -429,17 +445,22 @@ private:
         }
         return "spare " + std::to_string(slot);
     }
-    // Under spares_mutex_: gives `slot` its ring, once.
-    void prepare_ring_locked(worker& slot) {
-        if (trace_first_.empty()) trace_first_.resize(capacity_);
-        if (slot.instruments.ring() != nullptr) return;
-        rings_.push_back(std::make_unique<trace_ring>(settings_.trace_events));
+    // Under spares_mutex_: `slot` keeps `ring` for the runtime's life (instruments.hpp).
+    void adopt_ring_locked(worker& slot, std::unique_ptr<trace_ring> ring) {
+        rings_.push_back(std::move(ring));
         slot.instruments.set_ring(rings_.back().get());
     }
-    // Under trace_mutex_ and spares_mutex_, or spares_mutex_ alone while tracing_ (add_slot): `slot` records from
-    // now on. Its ring is made once and kept [T3]; the trace starts at what it holds now.
-    void join_trace_locked(worker& slot) {
-        prepare_ring_locked(slot);
+    // Under spares_mutex_ while tracing_ (start_trace, or add_slot for a slot made during a trace): `slot` records
+    // from now on, from what its ring holds now [T3]. A slot made during a trace whose ring cannot be allocated
+    // records nothing (the wait that made it must not fail for a trace).
+    void join_trace_locked(worker& slot) noexcept {
+        if (slot.instruments.ring() == nullptr) {
+            try {
+                adopt_ring_locked(slot, std::make_unique<trace_ring>(settings_.trace_events));
+            } catch (...) {
+                return;
+            }
+        }
         trace_first_[slot.index] = slot.instruments.ring()->published();
         slot.instruments.set_tracing(true);
     }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -45,7 +46,7 @@ public:
     }
 
     void write(const std::vector<trace_track>& tracks) {
-        out_ << "{\"traceEvents\":[\n";
+        text("{\"traceEvents\":[\n");
         metadata("process_name", 0, "taskforge");
         std::uint64_t dropped = 0;
         for (const trace_track& track : tracks) {
@@ -57,8 +58,12 @@ public:
                 metadata("thread_name", track.id + 1, track.name.c_str());
             }
         }
-        out_ << "],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{\"dropped_events\":" << dropped
-             << ",\"tasks_traced\":" << tasks_ << "}}\n";
+        text("],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{\"dropped_events\":");
+        number(dropped);
+        text(",\"tasks_traced\":");
+        number(tasks_);
+        text("}}\n");
+        out_.flush();
     }
 
 private:
@@ -69,22 +74,27 @@ private:
             return false;
         }
         const std::uint64_t start = nanoseconds_since_begin(event.start);
+        const bool task = event.kind == trace_kind::task;
         separator();
-        out_ << "{\"name\":";
-        string(event.kind == trace_kind::task ? (event.name != nullptr ? event.name : "task") : kind_name(event.kind));
-        out_ << ",\"cat\":\"" << (event.kind == trace_kind::task ? "task" : "scheduler") << "\",\"ph\":\""
-             << (event.kind == trace_kind::task ? "X" : "i") << "\",\"ts\":";
+        text("{\"name\":");
+        string(task ? (event.name != nullptr ? event.name : "task") : kind_name(event.kind));
+        text(task ? ",\"cat\":\"task\",\"ph\":\"X\",\"ts\":" : ",\"cat\":\"scheduler\",\"ph\":\"i\",\"ts\":");
         microseconds(start);
-        if (event.kind == trace_kind::task) {
-            out_ << ",\"dur\":";
+        if (task) {
+            text(",\"dur\":");
             microseconds(nanoseconds_since_begin(event.end) - start);
             ++tasks_;
         } else {
-            out_ << ",\"s\":\"t\"";
+            text(",\"s\":\"t\"");
         }
-        out_ << ",\"pid\":1,\"tid\":" << track.id + 1;
-        if (event.kind == trace_kind::steal) out_ << ",\"args\":{\"victim_slot\":" << event.detail << "}";
-        out_ << "}";
+        text(",\"pid\":1,\"tid\":");
+        number(track.id + 1);
+        if (event.kind == trace_kind::steal) {
+            text(",\"args\":{\"victim_slot\":");
+            number(event.detail);
+            text("}");
+        }
+        text("}");
         return true;
     }
 
@@ -104,41 +114,59 @@ private:
 
     void metadata(const char* what, std::size_t tid, const char* name) {
         separator();
-        out_ << "{\"name\":\"" << what << "\",\"ph\":\"M\",\"pid\":1,\"tid\":" << tid << ",\"args\":{\"name\":";
+        text("{\"name\":\"");
+        text(what);
+        text("\",\"ph\":\"M\",\"pid\":1,\"tid\":");
+        number(tid);
+        text(",\"args\":{\"name\":");
         string(name);
-        out_ << "}}";
+        text("}}");
     }
 
     std::uint64_t nanoseconds_since_begin(std::uint64_t ticks) const noexcept {
         return static_cast<std::uint64_t>(static_cast<double>(ticks - window_.begin_ticks) * nanoseconds_per_tick_);
     }
 
-    void microseconds(std::uint64_t nanoseconds) {
-        char text[32];
-        std::snprintf(text, sizeof text, "%llu.%03llu", static_cast<unsigned long long>(nanoseconds / 1000),
-                      static_cast<unsigned long long>(nanoseconds % 1000));
-        out_ << text;
+    // Everything goes through text() and number(): write() and snprintf ignore the stream's flags and locale (a
+    // user's std::hex or thousands grouping must not reach the JSON).
+    void text(const char* piece) { out_.write(piece, static_cast<std::streamsize>(std::strlen(piece))); }
+
+    void number(std::uint64_t value) {
+        char digits[24];
+        const int length = std::snprintf(digits, sizeof digits, "%llu", static_cast<unsigned long long>(value));
+        out_.write(digits, length);
     }
 
-    void string(const char* text) {
-        out_ << '"';
-        for (const char* c = text; *c != '\0'; ++c) {
+    void microseconds(std::uint64_t nanoseconds) {
+        char digits[32];
+        const int length =
+            std::snprintf(digits, sizeof digits, "%llu.%03llu", static_cast<unsigned long long>(nanoseconds / 1000),
+                          static_cast<unsigned long long>(nanoseconds % 1000));
+        out_.write(digits, length);
+    }
+
+    // Names are checked at compile time (trace.hpp: printable, valid UTF-8); quotes and backslashes are escaped
+    // here, and any control character left (none from a task_name) as \u00XX.
+    void string(const char* name) {
+        out_.put('"');
+        for (const char* c = name; *c != '\0'; ++c) {
             const auto byte = static_cast<unsigned char>(*c);
             if (byte == '"' || byte == '\\') {
-                out_ << '\\' << *c;
+                out_.put('\\');
+                out_.put(*c);
             } else if (byte < 0x20) {
                 char escaped[8];
-                std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(byte));
-                out_ << escaped;
+                const int length = std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(byte));
+                out_.write(escaped, length);
             } else {
-                out_ << *c;
+                out_.put(*c);
             }
         }
-        out_ << '"';
+        out_.put('"');
     }
 
     void separator() {
-        if (!first_) out_ << ",\n";
+        if (!first_) text(",\n");
         first_ = false;
     }
 
