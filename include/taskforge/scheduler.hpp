@@ -42,6 +42,7 @@
 #include "errors.hpp"
 #include "metrics.hpp"
 #include "options.hpp"
+#include "task.hpp"
 #include "task_handle.hpp"
 #include "trace.hpp"
 
@@ -81,11 +82,33 @@ public:
     requires detail::spawnable<F, Args...>
     auto spawn(F&& function, Args&&... arguments) {
         using result_type = detail::spawned_result_t<F, Args...>;
-        using frame_type = detail::task_frame<result_type, std::decay_t<F>, std::decay_t<Args>...>;
-        frame_type* frame =
-            frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(), detail::task_state::pending,
-                               std::forward<F>(function), std::forward<Args>(arguments)...);
-        task_handle<result_type> handle(frame);  // owns the frame from here on
+        if constexpr (detail::is_coroutine_task<result_type>::value) {
+            return spawn_coroutine(std::forward<F>(function), std::forward<Args>(arguments)...);
+        } else {
+            using frame_type = detail::task_frame<result_type, std::decay_t<F>, std::decay_t<Args>...>;
+            return submit_new(frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(),
+                                                 detail::task_state::pending, std::forward<F>(function),
+                                                 std::forward<Args>(arguments)...));
+        }
+    }
+
+    // Continues the awaiting coroutine on one of this scheduler's workers (task.hpp).
+    detail::schedule_awaiter schedule() noexcept { return detail::schedule_awaiter(*runtime_); }
+
+private:
+    // A coroutine function: a frame that keeps the callable until the coroutine finished (coroutine_frame.hpp).
+    template <class F, class... Args>
+    auto spawn_coroutine(F&& function, Args&&... arguments) {
+        using task_type = detail::spawned_result_t<F, Args...>;
+        using frame_type = detail::coroutine_frame<task_type, typename task_type::value_type, std::decay_t<F>,
+                                                   std::decay_t<Args>...>;
+        return submit_new(frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(),
+                                             std::forward<F>(function), std::forward<Args>(arguments)...));
+    }
+
+    template <class T>
+    task_handle<T> submit_new(detail::valued_frame<T>* frame) {
+        task_handle<T> handle(frame);  // owns the frame from here on
         try {
             runtime_->submit(frame);
         } catch (...) {
@@ -95,6 +118,8 @@ public:
         }
         return handle;
     }
+
+public:
 
     // Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
     template <class F, class... Args>

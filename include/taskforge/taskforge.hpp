@@ -3,6 +3,7 @@
 // taskforge is a header-only C++20 work-stealing task library:
 //   scheduler.hpp    scheduler, options, spawn(), default_scheduler()
 //   task_handle.hpp  task_handle<T> (like std::future<T>), task_status
+//   task.hpp         task<T>: coroutines; co_await on handles and pool.schedule(); sync_wait
 //   task_group.hpp   task_group: fork-join without a handle per task
 //   join.hpp         join(f, g), parallel_invoke(f...): fork-join on the caller's stack, no allocation
 //   parallel_for.hpp parallel_for, parallel_for_each: loops over indices and random-access ranges
@@ -27,6 +28,7 @@
 #include "partition.hpp"
 #include "scheduler.hpp"
 #include "task_group.hpp"
+#include "task.hpp"
 #include "task_handle.hpp"
 #include "trace.hpp"
 

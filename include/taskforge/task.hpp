@@ -1,0 +1,226 @@
+// taskforge/task.hpp — C++20 coroutines on the pool: task<T>, co_await on handles, pool.schedule(), sync_wait.
+//
+//   taskforge::task<int> compute(taskforge::scheduler& pool, int x) {
+//       co_await pool.schedule();                 // continue on one of pool's workers
+//       int a = co_await pool.spawn(heavy, x);    // suspends (no worker blocks); resumes when it is done; rethrows
+//       int b = co_await other_coroutine(x);      // awaiting a task<T> runs it (symmetric transfer)
+//       auto [c, d] = co_await taskforge::when_all(pool.spawn(f), pool.spawn(g));
+//       co_return a + b + c + d;
+//   }
+//   auto handle = pool.spawn(compute, std::ref(pool), 7);   // a coroutine function spawned: task_handle<int>
+//   int v = taskforge::sync_wait(compute(pool, 7));          // run it here and block until it is done
+//
+// task<T>
+//   * Lazy: it starts when awaited, spawned or sync_wait'ed; move-only; destroying one that never started frees its
+//     frame. Awaiting it runs it to its end and gives its value or rethrows its exception; awaiting an empty
+//     (moved-from) task throws std::future_error(no_state). T is void or an object type.
+//   * A coroutine resumes another by symmetric transfer, so chains of awaits do not grow the stack — provided the
+//     compiler emits those resumptions as tail calls: clang does at every level, g++ only with
+//     -foptimize-sibling-calls (on from -O2; the CMake target adds it for g++ consumers at every level).
+//   * Coroutine frames come from the per-thread frame pool, like task frames (no global operator new once warm).
+// co_await pool.schedule()
+//   Continues the coroutine on one of pool's workers (from a worker of pool: after the tasks queued before it on
+//   that worker, which gives others a turn). On a pool that was shut down it throws scheduler_closed.
+// co_await handle (a task_handle<T>, lvalue or rvalue)
+//   Does not suspend if the task already finished. Otherwise the coroutine suspends without blocking any thread,
+//   and is resumed on its home pool — the scheduler whose worker it suspended on, else the task's — when the task
+//   finishes; then it gets the value (consuming the handle, as get() does), or the task's exception, or
+//   task_cancelled. If the home pool no longer accepts work by then (shut down), the coroutine is resumed on the
+//   thread that finished the task and the co_await throws scheduler_closed. when_all / when_any results and
+//   then() handles are task_handles, so they are awaited the same way.
+// pool.spawn(coroutine_function, args...)
+//   Returns task_handle<T> for a function returning task<T>: the coroutine starts on a worker, the handle finishes
+//   when the coroutine does. The callable and the arguments live until then, so a lambda's captures are safe to
+//   use across co_await (C++ Core Guidelines CP.51). A coroutine function that takes a std::stop_token first gets
+//   one (task_handle::request_stop).
+// sync_wait(task)
+//   Starts the task on the calling thread and blocks until it finished; returns its value or rethrows. On a worker
+//   it blocks as a wait does (the pool stands in a spare worker meanwhile).
+// Not yet: `co_await group` for a task_group, and a task's stop token inside a coroutine started by co_await.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <future>
+#include <type_traits>
+#include <utility>
+
+#include "detail/continuation.hpp"
+#include "detail/coroutine_frame.hpp"
+#include "detail/waiting.hpp"
+#include "errors.hpp"
+#include "task_handle.hpp"
+
+namespace taskforge {
+
+template <class T = void>
+class [[nodiscard]] task {
+    static_assert(std::is_void_v<T> || (std::is_object_v<T> && !std::is_array_v<T>),
+                  "taskforge::task<T>: T must be void or an object type (return a pointer or a "
+                  "std::reference_wrapper to share an object)");
+
+public:
+    using value_type = T;
+
+    class promise_type;
+
+    task() noexcept = default;
+    task(task&& other) noexcept : coroutine_(std::exchange(other.coroutine_, nullptr)) {}
+    task& operator=(task&& other) noexcept {
+        if (this != &other) {
+            if (coroutine_) coroutine_.destroy();
+            coroutine_ = std::exchange(other.coroutine_, nullptr);
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() {
+        if (coroutine_) coroutine_.destroy();
+    }
+
+    bool valid() const noexcept { return static_cast<bool>(coroutine_); }
+
+    // Awaiting a task runs it (symmetric transfer) and gives its value or rethrows its exception.
+    auto operator co_await() & noexcept { return awaiter{coroutine_}; }
+    auto operator co_await() && noexcept { return awaiter{coroutine_}; }
+
+    // The coroutine, let go (detail: the spawn and sync_wait machinery owns it from here on).
+    std::coroutine_handle<promise_type> release() noexcept { return std::exchange(coroutine_, nullptr); }
+
+private:
+    explicit task(std::coroutine_handle<promise_type> coroutine) noexcept : coroutine_(coroutine) {}
+
+    struct awaiter {
+        std::coroutine_handle<promise_type> coroutine;
+        bool await_ready() const noexcept { return !coroutine || coroutine.done(); }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+            coroutine.promise().continuation = awaiting;
+            return coroutine;  // start it: symmetric transfer
+        }
+        T await_resume() {
+            if (!coroutine) throw std::future_error(std::future_errc::no_state);
+            return coroutine.promise().outcome.take();
+        }
+    };
+
+    std::coroutine_handle<promise_type> coroutine_;
+};
+
+template <class T>
+class task<T>::promise_type : public detail::promise_core {
+public:
+    task get_return_object() noexcept { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    void unhandled_exception() noexcept { outcome.set_error(std::current_exception()); }
+    template <class U = T>
+    requires std::is_convertible_v<U&&, T> void return_value(U&& value) {
+        outcome.set_value(std::forward<U>(value));
+    }
+
+    detail::coroutine_outcome<T> outcome;
+};
+
+template <>
+class task<void>::promise_type : public detail::promise_core {
+public:
+    task get_return_object() noexcept { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    void unhandled_exception() noexcept { outcome.set_error(std::current_exception()); }
+    void return_void() const noexcept {}
+
+    detail::coroutine_outcome<void> outcome;
+};
+
+namespace detail {
+
+template <class T>
+struct is_coroutine_task : std::false_type {};
+template <class T>
+struct is_coroutine_task<task<T>> : std::true_type {};
+
+// co_await on a task_handle: suspends until the task finished, resumed on the home pool (coroutine_frame.hpp).
+template <class Handle>
+class handle_awaiter {
+public:
+    explicit handle_awaiter(Handle& handle) : handle_(handle), frame_(&handle_access::frame(handle)) {}
+
+    bool await_ready() const noexcept { return task_state::finished(frame_->load_state()); }
+
+    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        resume_.coroutine = awaiting;
+        worker* const here = current_worker;
+        resume_.home = here != nullptr ? here->pool : &runtime_of(*frame_);
+        resume_.execute = &resume_job::fire;  // run by the task's executor when it finishes [S8]
+        // [S7]: we hold the handle, so the frame outlives the attach. False: it finished meanwhile — go on now.
+        return frame_->attach_continuation(&resume_);
+    }
+
+    auto await_resume() {
+        if (resume_.refused) throw scheduler_closed();  // [C2]
+        return handle_.get();
+    }
+
+private:
+    Handle& handle_;
+    task_frame_base* frame_;
+    resume_job resume_;
+};
+
+// co_await pool.schedule(): continues on one of the pool's workers.
+class schedule_awaiter {
+public:
+    explicit schedule_awaiter(runtime& pool) noexcept : pool_(&pool) {}
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> awaiting) {
+        resume_.coroutine = awaiting;
+        pool_->submit(&resume_);  // throws scheduler_closed (the coroutine then resumes with it); [C1] last access
+    }
+    void await_resume() const noexcept {}
+
+private:
+    runtime* pool_;
+    resume_job resume_;
+};
+
+// The promise's `slot` is set by sync_wait before the driver starts (initial_suspend is suspend_always).
+template <class T>
+sync_driver<T> drive(task<T> work, sync_slot<T>& slot) {
+    try {
+        task<T> awaited = std::move(work);  // ends (and frees its frame) before the driver notifies
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(awaited);
+        } else {
+            slot.outcome.set_value(co_await std::move(awaited));
+        }
+    } catch (...) {
+        slot.outcome.set_error(std::current_exception());
+    }
+}
+
+}  // namespace detail
+
+// Suspends until `handle`'s task finished (see above). The handle must outlive the co_await (it does for a
+// temporary in the co_await expression and for a named handle).
+template <class T>
+detail::handle_awaiter<task_handle<T>> operator co_await(task_handle<T>& handle) {
+    return detail::handle_awaiter<task_handle<T>>(handle);
+}
+template <class T>
+detail::handle_awaiter<task_handle<T>> operator co_await(task_handle<T>&& handle) {
+    return detail::handle_awaiter<task_handle<T>>(handle);
+}
+
+// Runs `work` on the calling thread until it suspends, then blocks until it finished; its value, or its exception.
+template <class T>
+T sync_wait(task<T> work) {
+    if (!work.valid()) throw std::future_error(std::future_errc::no_state);
+    detail::sync_slot<T> slot;
+    auto driver = detail::drive(std::move(work), slot);
+    driver.coroutine.promise().slot = &slot;
+    driver.coroutine.resume();  // runs the task until it suspends or ends; the driver frees itself at its end
+    detail::block_on(
+        detail::current_worker, slot.word, detail::sync_slot<T>::waiting,
+        [](std::uint32_t word) { return (word & detail::sync_slot<T>::done) != 0; }, nullptr, true);
+    return slot.outcome.take();
+}
+
+}  // namespace taskforge
