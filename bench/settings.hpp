@@ -31,5 +31,6 @@ void register_waiting_benchmarks();
 void register_join_benchmarks();
 void register_loop_benchmarks();
 void register_compose_benchmarks();
+void register_coroutine_benchmarks();
 
 }  // namespace bench

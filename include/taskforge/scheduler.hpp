@@ -100,8 +100,8 @@ private:
     template <class F, class... Args>
     auto spawn_coroutine(F&& function, Args&&... arguments) {
         using task_type = detail::spawned_result_t<F, Args...>;
-        using frame_type = detail::coroutine_frame<task_type, typename task_type::value_type, std::decay_t<F>,
-                                                   std::decay_t<Args>...>;
+        using frame_type =
+            detail::coroutine_frame<task_type, typename task_type::value_type, std::decay_t<F>, std::decay_t<Args>...>;
         return submit_new(frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(),
                                              std::forward<F>(function), std::forward<Args>(arguments)...));
     }
@@ -120,7 +120,6 @@ private:
     }
 
 public:
-
     // Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
     template <class F, class... Args>
     requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) { (void)detail::spawnable_check<F, Args...>{}; }

@@ -113,9 +113,8 @@ public:
     task get_return_object() noexcept { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
     void unhandled_exception() noexcept { outcome.set_error(std::current_exception()); }
     template <class U = T>
-    requires std::is_convertible_v<U&&, T> void return_value(U&& value) {
-        outcome.set_value(std::forward<U>(value));
-    }
+    requires std::is_convertible_v<U&&, T>
+    void return_value(U&& value) { outcome.set_value(std::forward<U>(value)); }
 
     detail::coroutine_outcome<T> outcome;
 };

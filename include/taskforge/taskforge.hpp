@@ -27,8 +27,8 @@
 #include "parallel_reduce.hpp"
 #include "partition.hpp"
 #include "scheduler.hpp"
-#include "task_group.hpp"
 #include "task.hpp"
+#include "task_group.hpp"
 #include "task_handle.hpp"
 #include "trace.hpp"
 

@@ -109,3 +109,22 @@ TEST_CASE("after warm-up, join-only fork-join makes no global operator new call"
     CHECK(pool.spawn(join_fib, 22L).get() == 17711);
     CHECK(allocations.load() - before == 0);
 }
+
+// Coroutine frames come from the frame pool (task.hpp): after warm-up, neither a schedule() hop nor an awaited
+// spawn calls the global operator new. One worker, no guest slot: nothing races the counting.
+TEST_CASE("after warm-up, co_await pool.schedule() and awaited spawns make no global operator new call",
+          "[allocation][unit][coroutine]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1, .guest_slots = 0}};
+    auto hops = [&pool](int count) -> taskforge::task<long> {
+        long total = 0;
+        for (int i = 0; i < count; ++i) {
+            co_await pool.schedule();
+            total += co_await pool.spawn([i] { return static_cast<long>(i); });
+        }
+        co_return total;
+    };
+    CHECK(pool.spawn(hops, 10'000).get() == 9'999L * 10'000 / 2);  // warm-up
+    const long before = allocations.load();
+    CHECK(pool.spawn(hops, 100'000).get() == 99'999L * 100'000 / 2);
+    CHECK(allocations.load() - before == 0);
+}
