@@ -102,8 +102,10 @@ private:
         using task_type = detail::spawned_result_t<F, Args...>;
         using frame_type =
             detail::coroutine_frame<task_type, typename task_type::value_type, std::decay_t<F>, std::decay_t<Args>...>;
-        return submit_new(frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(),
-                                             std::forward<F>(function), std::forward<Args>(arguments)...));
+        auto* frame = frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(), std::forward<F>(function),
+                                         std::forward<Args>(arguments)...);
+        runtime_->coroutine_arrived();  // [C4] until the task finished (also when refused: it finishes cancelled)
+        return submit_new(frame);
     }
 
     template <class T>

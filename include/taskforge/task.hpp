@@ -22,7 +22,10 @@
 //   Continues the coroutine on one of pool's workers (from a worker of pool: after the tasks queued before it on
 //   that worker, which gives others a turn). On a pool that was shut down it throws scheduler_closed.
 // co_await handle (a task_handle<T>, lvalue or rvalue)
-//   Does not suspend if the task already finished. Otherwise the coroutine suspends without blocking any thread,
+//   Does not suspend if the task already finished. If nobody started it yet and the coroutine runs on a worker of
+//   the task's pool, the task runs right there first (as a waiting worker would run it: its work is what the
+//   coroutine waits for); if it does not finish there (a coroutine that suspended), or ran elsewhere, the
+//   coroutine suspends without blocking any thread,
 //   and is resumed on its home pool — the scheduler whose worker it suspended on, else the task's — when the task
 //   finishes; then it gets the value (consuming the handle, as get() does), or the task's exception, or
 //   task_cancelled. If the home pool no longer accepts work by then (shut down), the coroutine is resumed on the
@@ -42,6 +45,7 @@
 #include <coroutine>
 #include <exception>
 #include <future>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -131,26 +135,34 @@ public:
 
 namespace detail {
 
-template <class T>
-struct is_coroutine_task : std::false_type {};
-template <class T>
-struct is_coroutine_task<task<T>> : std::true_type {};
-
 // co_await on a task_handle: suspends until the task finished, resumed on the home pool (coroutine_frame.hpp).
 template <class Handle>
 class handle_awaiter {
 public:
     explicit handle_awaiter(Handle& handle) : handle_(handle), frame_(&handle_access::frame(handle)) {}
 
-    bool await_ready() const noexcept { return task_state::finished(frame_->load_state()); }
+    // Finished: no suspension. Still pending, on a worker of the task's own pool with stack to spare: run it here
+    // first, as a waiting worker would (waiting.hpp [W1]: it is the work we wait for) — a task spawned and awaited
+    // at once then costs no suspension and no queue round trip; a coroutine task runs to its first suspension.
+    bool await_ready() const noexcept {
+        if (task_state::finished(frame_->load_state())) return true;
+        worker* const here = current_worker;
+        if (here == nullptr || here->pool != frame_->pool || !runtime::stack_has_room(*here)) return false;
+        run_awaited_here(*here, *frame_);  // waiting.hpp [W1]: popped from our deque, or claimed in place [S5]
+        return task_state::finished(frame_->load_state());
+    }
 
     bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
         resume_.coroutine = awaiting;
         worker* const here = current_worker;
-        resume_.home = here != nullptr ? here->pool : &runtime_of(*frame_);
+        runtime* const home = here != nullptr ? here->pool : &runtime_of(*frame_);
+        resume_.home = home;
         resume_.execute = &resume_job::fire;  // run by the task's executor when it finishes [S8]
+        home->coroutine_arrived();            // [C4] until fire() has queued or refused the resumption
         // [S7]: we hold the handle, so the frame outlives the attach. False: it finished meanwhile — go on now.
-        return frame_->attach_continuation(&resume_);
+        if (frame_->attach_continuation(&resume_)) return true;  // [C1] `this` may be gone from here on
+        home->coroutine_left();
+        return false;
     }
 
     auto await_resume() {
@@ -182,16 +194,16 @@ private:
 
 // The promise's `slot` is set by sync_wait before the driver starts (initial_suspend is suspend_always).
 template <class T>
-sync_driver<T> drive(task<T> work, sync_slot<T>& slot) {
+sync_driver<T> drive(task<T> work, std::shared_ptr<sync_slot<T>> slot) {
     try {
         task<T> awaited = std::move(work);  // ends (and frees its frame) before the driver notifies
         if constexpr (std::is_void_v<T>) {
             co_await std::move(awaited);
         } else {
-            slot.outcome.set_value(co_await std::move(awaited));
+            slot->outcome.set_value(co_await std::move(awaited));
         }
     } catch (...) {
-        slot.outcome.set_error(std::current_exception());
+        slot->outcome.set_error(std::current_exception());
     }
 }
 
@@ -212,14 +224,15 @@ detail::handle_awaiter<task_handle<T>> operator co_await(task_handle<T>&& handle
 template <class T>
 T sync_wait(task<T> work) {
     if (!work.valid()) throw std::future_error(std::future_errc::no_state);
-    detail::sync_slot<T> slot;
+    auto slot = std::make_shared<detail::sync_slot<T>>();
     auto driver = detail::drive(std::move(work), slot);
-    driver.coroutine.promise().slot = &slot;
+    driver.coroutine.promise().slot = slot.get();
     driver.coroutine.resume();  // runs the task until it suspends or ends; the driver frees itself at its end
+    // On a worker this may throw (waiting.hpp [W6]: no spare can stand in): the driver runs on, the slot with it.
     detail::block_on(
-        detail::current_worker, slot.word, detail::sync_slot<T>::waiting,
+        detail::current_worker, slot->word, detail::sync_slot<T>::waiting,
         [](std::uint32_t word) { return (word & detail::sync_slot<T>::done) != 0; }, nullptr, true);
-    return slot.outcome.take();
+    return slot->outcome.take();
 }
 
 }  // namespace taskforge

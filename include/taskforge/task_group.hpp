@@ -68,6 +68,10 @@ public:
     template <class F, class... Args>
     requires detail::spawnable<F, Args...>
     void spawn(F&& function, Args&&... arguments) {
+        static_assert(!detail::is_coroutine_task<detail::spawned_result_t<F, Args...>>::value,
+                      "taskforge: task_group::spawn runs f and drops its result, so a coroutine function's task would "
+                      "never start. Spawn it on the scheduler (pool.spawn(f) gives a task_handle to wait or "
+                      "co_await), or wrap it: group.spawn([] { taskforge::sync_wait(f()); })");
         using frame_type = detail::group_frame<std::decay_t<F>, std::decay_t<Args>...>;
         state_.add();
         frame_type* frame = nullptr;

@@ -157,6 +157,9 @@ private:
     auto then_plain(F&& function) {
         using next_type = detail::then_result_t<T, std::decay_t<F>>;
         using body_type = detail::then_body<task_handle, std::decay_t<F>>;
+        static_assert(!detail::is_coroutine_task<next_type>::value,
+                      "taskforge: then(f) with a coroutine function would hand back its lazy task unstarted. Await "
+                      "the handle in a coroutine instead (co_await h), or spawn the coroutine function");
         using frame_type = detail::task_frame<next_type, body_type>;
         detail::valued_frame<T>& before = frame();  // throws no_state on an empty handle
         frame_type* next = frame_type::create(before.report, before.pool, detail::task_state::deferred,

@@ -241,3 +241,81 @@ TEST_CASE("10,000 coroutines each awaiting 10 short tasks on 2 workers", "[corou
     const long expected = 10L * (static_cast<long>(coroutines) * (coroutines - 1) / 2) + 45L * coroutines;
     CHECK(total == expected);
 }
+
+TEST_CASE("destroying the home scheduler waits for a coroutine suspended on another pool's task",
+          "[coroutine][unit][lifetime]") {
+    gate blocker;
+    taskforge::scheduler other{taskforge::options{.threads = 1}};
+    std::atomic<bool> suspended{false};
+    taskforge::task_handle<int> handle;
+    std::thread releaser;
+    {
+        taskforge::scheduler home{taskforge::options{.threads = 1}};
+        handle = home.spawn([&]() -> taskforge::task<int> {
+            auto slow = other.spawn([&blocker] {
+                blocker.wait();
+                return 1;
+            });
+            suspended = true;
+            co_return co_await slow;
+        });
+        while (!suspended.load()) std::this_thread::sleep_for(100us);
+        releaser = std::thread([&blocker] {
+            std::this_thread::sleep_for(20ms);
+            blocker.open = true;
+        });
+    }  // ~scheduler: shut down, then waits until the coroutine no longer needs its runtime [C4]
+    releaser.join();
+    CHECK_THROWS_AS(handle.get(), taskforge::scheduler_closed);
+}
+
+TEST_CASE("refused resumptions of a long chain of coroutines run in constant stack", "[coroutine][unit]") {
+    constexpr int chain = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 5'000 : 50'000;
+    gate blocker;
+    taskforge::options small{.threads = 1};
+    small.stack_size = 1 << 20;  // the chain resumes on this pool's worker: recursion would overflow it
+    taskforge::scheduler other{small};
+    taskforge::scheduler home{taskforge::options{.threads = 1}};
+    std::atomic<int> suspended{0};
+    auto first = home.spawn([&]() -> taskforge::task<int> {
+        auto slow = other.spawn([&blocker] {
+            blocker.wait();
+            return 0;
+        });
+        ++suspended;
+        co_return co_await slow;
+    });
+    std::vector<taskforge::task_handle<int>> links;
+    links.reserve(chain);  // each coroutine awaits the handle before it in place: no reallocation
+    links.push_back(std::move(first));
+    for (int i = 1; i < chain; ++i) {
+        links.push_back(home.spawn([&suspended, &previous = links.back()]() -> taskforge::task<int> {
+            ++suspended;
+            co_return 1 + co_await previous;
+        }));
+    }
+    while (suspended.load() < chain) std::this_thread::sleep_for(100us);
+    home.shutdown();
+    blocker.open = true;
+    for (auto& link : links) CHECK_THROWS_AS(link.get(), taskforge::scheduler_closed);
+}
+
+TEST_CASE("waiting on a suspended coroutine's handle from the thread that started it is no deadlock",
+          "[coroutine][unit]") {
+    gate blocker;
+    taskforge::scheduler other{taskforge::options{.threads = 1}};
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    std::atomic<bool> suspended{false};
+    auto coroutine = pool.spawn([&]() -> taskforge::task<int> {
+        suspended = true;
+        co_return co_await other.spawn([&blocker] {
+            blocker.wait();
+            return 3;
+        });
+    });
+    while (!suspended.load()) std::this_thread::sleep_for(100us);
+    auto waiter = pool.spawn([&coroutine] { return coroutine.get(); });  // same worker thread, a plain wait
+    std::this_thread::sleep_for(5ms);
+    blocker.open = true;
+    CHECK(waiter.get() == 3);
+}

@@ -14,14 +14,21 @@
 //   * [C2] If the home pool refuses the resumption (shut down, or a fork() child), the coroutine is resumed at once
 //     on the completing thread, and its co_await throws scheduler_closed: never leaked, never queued on a pool
 //     that will not run it.
+//     Refused resumptions queue on a thread-local list drained by the outermost one, so a chain of coroutines
+//     awaiting one another unwinds in constant stack (as run_refused does for continuation frames [S9]).
 //   * [C3] A spawned coroutine function's frame (coroutine_frame) keeps the callable and its arguments until the
 //     coroutine finished (C++ Core Guidelines CP.51: a lambda's captures outlive its coroutine), and finishes the
 //     task's state word when the coroutine does, from the coroutine's final suspend point.
+//   * [C4] A runtime outlives every coroutine that may still reach it: a spawned coroutine until its task
+//     finished, a coroutine suspended on a handle with this runtime as its home until its resumption was queued
+//     or refused. The runtime counts them (coroutine_arrived / coroutine_left) and its destructor waits for none
+//     to be left — shutdown() does not wait for a suspended coroutine, which is in no queue.
 #pragma once
 
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <future>
 #include <new>
 #include <stop_token>
 #include <type_traits>
@@ -50,26 +57,49 @@ struct resume_job : job {
 
     static void resume(job* work) noexcept {
         const task_probe probe;
+        const enclosing_group outside(nullptr);              // [K2] a coroutine is in no group task's scope
         static_cast<resume_job*>(work)->coroutine.resume();  // [C1] our last access to the job
         probe.finish("coroutine");
     }
 
     // Fired as a continuation of an awaited task (task_frame.hpp [S8]), on the completing thread: queue the
-    // resumption on the home pool [S9], or resume here with scheduler_closed if it refuses [C2].
+    // resumption on the home pool [S9], or resume here with scheduler_closed if it refuses [C2]. Either way the
+    // home runtime is not touched after it was told this coroutine left [C4].
     static void fire(job* work) noexcept {
         auto* self = static_cast<resume_job*>(work);
+        runtime* const home = self->home;
         self->execute = &resume_job::resume;
         try {
             worker* const here = current_worker;
-            if (here != nullptr && here->pool == self->home) {
-                self->home->push_join(*here, self);  // as schedule_fired: popped when the current task returns
+            if (here != nullptr && here->pool == home) {
+                home->push_join(*here, self);  // as schedule_fired: popped when the current task returns
             } else {
-                self->home->submit(self);
+                home->submit(self);
             }
         } catch (...) {
             self->refused = true;
-            self->coroutine.resume();
+            home->coroutine_left();
+            return resume_refused(self);
         }
+        home->coroutine_left();  // [C1] `self` may be resumed (and gone) already: only `home` is used
+    }
+
+private:
+    // [C2] Runs on the completing thread, one by one from a thread-local list (linked through job::next: the job
+    // is in no queue) drained by the outermost call, so a chain of refused resumptions stays in constant stack.
+    static void resume_refused(resume_job* self) noexcept {
+        static thread_local job* waiting_to_resume = nullptr;
+        static thread_local bool draining = false;
+        self->next.store(waiting_to_resume, std::memory_order_relaxed);  // this thread's own list
+        waiting_to_resume = self;
+        if (draining) return;
+        draining = true;
+        while (waiting_to_resume != nullptr) {
+            auto* const next_refused = static_cast<resume_job*>(waiting_to_resume);
+            waiting_to_resume = next_refused->next.load(std::memory_order_relaxed);  // before resume: it may go
+            resume(next_refused);
+        }
+        draining = false;
     }
 };
 
@@ -172,12 +202,23 @@ private:
         if (self->try_start(this_thread_identity())) return start(self);
         if (self->was_claimed()) return self->release_queue();
         self->call_.destroy();
-        self->finish(task_state::cancelled);
+        finish_task(self, task_state::cancelled);
+    }
+
+    // Every end of the task: the state word, then [C4] (the frame may be gone once finish() returned).
+    static void finish_task(coroutine_frame* self, std::uint32_t status) noexcept {
+        runtime& home = *static_cast<runtime*>(const_cast<void*>(self->pool));
+        self->finish(status);
+        home.coroutine_left();
     }
 
     // Creates the coroutine from the callable and runs it to its first suspension. From here on the frame may
     // be finished (and freed) by whoever completes the coroutine: nothing touches `self` after resume().
     static void start(coroutine_frame* self) noexcept {
+        // Not a running task in the sense of deadlock detection (task_handle.hpp): it suspends and resumes on any
+        // thread, so no thread may take it for a task below it on its own stack.
+        self->note_runner(nullptr);
+        const enclosing_group outside(nullptr);  // [K2] as task_frame::run_body
         std::coroutine_handle<promise_type> coroutine;
         try {
             Task created = self->invoke_callable();
@@ -185,19 +226,20 @@ private:
         } catch (...) {
             self->error = std::current_exception();
             self->call_.destroy();
-            return self->finish(task_state::failed);
+            return finish_task(self, task_state::failed);
         }
         if (!coroutine) {  // the function returned an empty task
             self->error = std::make_exception_ptr(std::future_error(std::future_errc::no_state));
             self->call_.destroy();
-            return self->finish(task_state::failed);
+            return finish_task(self, task_state::failed);
         }
         self->coroutine_ = coroutine;
         coroutine.promise().on_done = &coroutine_done;
         coroutine.promise().on_done_context = self;
+        const char* const name = trace_name_of(self->call_.function(), "coroutine");
         const task_probe probe;
         coroutine.resume();
-        probe.finish("coroutine");
+        probe.finish(name);
     }
 
     // The coroutine's final suspend point [C3]: its outcome becomes the task's.
@@ -219,7 +261,7 @@ private:
         self->coroutine_.destroy();  // suspended at its final point: destroying it here is allowed
         self->coroutine_ = nullptr;
         self->call_.destroy();  // [C3] only now
-        self->finish(status);
+        finish_task(self, status);
     }
 
     decltype(auto) invoke_callable() {
@@ -253,8 +295,9 @@ private:
     std::coroutine_handle<promise_type> coroutine_;
 };
 
-// sync_wait's meeting point, on the waiting thread's stack: the driver coroutine stores the outcome and then sets
-// `done` (release, after everything it wrote; the waiter's acquire reads it), waking the waiter if it sleeps.
+// sync_wait's meeting point, shared by the waiting thread and the driver coroutine (a wait that throws leaves the
+// driver running with the slot alive): the driver stores the outcome and then sets `done` (release, after
+// everything it wrote; the waiter's acquire reads it), waking the waiter if it sleeps.
 template <class T>
 struct sync_slot {
     static constexpr std::uint32_t done = 1;
@@ -264,9 +307,8 @@ struct sync_slot {
 };
 
 // The driver: a coroutine that awaits the task and reports to a sync_slot. It destroys itself when it ends
-// (final_suspend never suspends) and notifies last, from its promise's destructor, so the waiter may return (and
-// its slot vanish) the moment it sees `done`: nothing touches the slot after the notifying RMW but the wake-up,
-// which uses the address only.
+// (final_suspend never suspends) and notifies from its promise's destructor, which runs before its parameters
+// (one of them holds the slot) are destroyed.
 template <class T>
 struct sync_driver {
     struct promise_type {
@@ -282,7 +324,7 @@ struct sync_driver {
             atomic<std::uint32_t>& word = slot->word;
             // Release publishes the outcome to the waiter's acquire in block_until.
             if ((word.fetch_or(sync_slot<T>::done, std::memory_order_release) & sync_slot<T>::waiting) != 0) {
-                futex_wake_all(word);  // address only
+                futex_wake_all(word);
             }
         }
         static void* operator new(std::size_t size) { return frame_cache::allocate(size, alignof(std::max_align_t)); }

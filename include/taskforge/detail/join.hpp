@@ -155,6 +155,9 @@ join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second)
 template <std::size_t Low, std::size_t High, class Calls>
 void invoke_range(runtime& pool, Calls& calls) {
     if constexpr (High - Low == 1) {
+        static_assert(!is_coroutine_task<std::decay_t<decltype(std::invoke(std::get<Low>(calls)))>>::value,
+                      "taskforge: parallel_invoke drops what its callables return, so a coroutine function's task "
+                      "would never start. Spawn it (pool.spawn(f)) and wait for or co_await the handles");
         std::invoke(std::get<Low>(calls));
     } else {
         constexpr std::size_t middle = Low + (High - Low) / 2;

@@ -156,6 +156,12 @@ public:
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
     ~runtime() {  // after shutdown(), which the scheduler calls [V5]
+        // Coroutines that may still reach us (coroutine_frame.hpp [C4]). Acquire pairs with coroutine_left's
+        // release: their last accesses happen-before we go.
+        for (std::uint32_t left = coroutines_.load(std::memory_order_acquire); left != 0;
+             left = coroutines_.load(std::memory_order_acquire)) {
+            futex_wait(coroutines_, left);
+        }
         guest_registration::wait_for_visitors();
         if (tracing_) schedulers_tracing.fetch_sub(1, std::memory_order_relaxed);  // destroyed while tracing
     }
@@ -200,6 +206,15 @@ public:
     // Idempotent, thread-safe; not from one of our own workers (it would join itself). On another pool's worker
     // it blocks compensated (that pool keeps its parallelism while we join).
     void shutdown();
+
+    // coroutine_frame.hpp [C4]: a coroutine that may still reach this runtime arrives before it can, and leaves
+    // after its last access. Relaxed arrival: it happens-before the destructor through whatever orders the
+    // spawn or the worker's run before the scheduler's destruction (the caller's own order, or joining workers).
+    void coroutine_arrived() noexcept { coroutines_.fetch_add(1, std::memory_order_relaxed); }
+    void coroutine_left() noexcept {
+        // Release: our accesses to the runtime happen-before the destructor's acquire of zero.
+        if (coroutines_.fetch_sub(1, std::memory_order_release) == 1) futex_wake_all(coroutines_);
+    }
 
     // Any thread: a snapshot of every slot's published counts (instruments.hpp [M1][M2]).
     pool_metrics metrics() const {
@@ -596,6 +611,7 @@ private:
     std::vector<std::uint64_t> trace_first_;          // per slot [T3]; guarded by spares_mutex_
     std::vector<std::unique_ptr<trace_ring>> rings_;  // guarded by spares_mutex_; freed with the runtime
     atomic<std::uint32_t> spares_alive_{0};           // spare threads not yet past their last access to the runtime
+    atomic<std::uint32_t> coroutines_{0};  // coroutines that may still reach the runtime (coroutine_frame.hpp [C4])
     const std::uint32_t generation_;
 };
 

@@ -59,7 +59,19 @@
 #include "job.hpp"
 #include "task_probe.hpp"
 
+namespace taskforge {
+template <class T>
+class task;  // task.hpp
+}  // namespace taskforge
+
 namespace taskforge::detail {
+
+// A coroutine function's result (task.hpp): spawn() runs the coroutine; interfaces that would only drop the lazy
+// task (it would never start) refuse it at compile time.
+template <class T>
+struct is_coroutine_task : std::false_type {};
+template <class T>
+struct is_coroutine_task<task<T>> : std::true_type {};
 
 // spawn(f, args...) calls f with decay-copied arguments, like std::thread: a parameter of type T& cannot bind
 // one. Instantiated only by the spawn overloads chosen when the call is not possible, so that the first error

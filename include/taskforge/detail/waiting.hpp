@@ -108,24 +108,28 @@ inline runtime& runtime_of(const task_frame_base& frame) noexcept {
     return *static_cast<runtime*>(const_cast<void*>(frame.pool));
 }
 
+// Worker (or guest) `self` of the frame's pool, with stack to spare: [W1] runs the awaited task here if nobody
+// started it: from the top of our own deque (a guest: also from the head of the injection queue, where its own
+// spawn went [W4]), else claimed where it sits. Taken from a queue it leaves no spent entry behind, which would
+// keep the frame alive until a worker drops it. A peek first, so a different live top is not popped and pushed
+// back for nothing; spent entries on top are cleared on the way (pop_own_if). Also co_await on a handle (task.hpp).
+inline void run_awaited_here(worker& self, task_frame_base& frame) {
+    job* const awaited = &frame;
+    const auto is_awaited = [awaited](const job* candidate) { return candidate == awaited; };
+    job* const top = self.deque.peek().value_or(nullptr);
+    const bool look_on_top = top == awaited || (top != nullptr && task_frame_base::spent(top));
+    if ((look_on_top && self.pool->pop_own_if(self, is_awaited) != nullptr) ||
+        (self.guest && self.pool->take_injected_if(self, is_awaited) != nullptr)) {
+        run(awaited);
+    } else {
+        frame.try_run_inline(this_thread_identity());
+    }
+}
+
 // Worker (or guest) `self`, or nullptr for an outside thread that waits without a slot.
 inline bool wait_for_task_as(worker* self, task_frame_base& frame, const deadline_type* deadline) {
     if (self != nullptr && deadline == nullptr && frame.pool == self->pool && runtime::stack_has_room(*self)) {
-        job* const awaited = &frame;
-        // [W1] the awaited task itself: from the top of our own deque (a guest: also from the head of the
-        // injection queue, where its own spawn went [W4]), else claimed where it sits, if still pending. Taken
-        // from a queue it leaves no spent entry behind, which would keep the frame alive until a worker drops it.
-        // A peek first, so a different live top is not popped and pushed back for nothing; spent entries on top
-        // are cleared on the way (pop_own_if).
-        const auto is_awaited = [awaited](const job* candidate) { return candidate == awaited; };
-        job* const top = self->deque.peek().value_or(nullptr);
-        const bool look_on_top = top == awaited || (top != nullptr && task_frame_base::spent(top));
-        if ((look_on_top && self->pool->pop_own_if(*self, is_awaited) != nullptr) ||
-            (self->guest && self->pool->take_injected_if(*self, is_awaited) != nullptr)) {
-            run(awaited);
-        } else {
-            frame.try_run_inline(this_thread_identity());
-        }
+        run_awaited_here(*self, frame);  // [W1]
         if (task_state::finished(frame.load_state())) return true;
     }
     // [W6]: a deadline ends the wait anyway, and a task of our own pool that already left `pending` is running;
