@@ -29,7 +29,10 @@
 //   and is resumed on its home pool — the scheduler whose worker it suspended on, else the task's — when the task
 //   finishes; then it gets the value (consuming the handle, as get() does), or the task's exception, or
 //   task_cancelled. If the home pool no longer accepts work by then (shut down), the coroutine is resumed on the
-//   thread that finished the task and the co_await throws scheduler_closed. when_all / when_any results and
+//   thread that finished the task, once that task's completion is fully published, and the co_await throws
+//   scheduler_closed. A scheduler's shutdown() (and destructor) waits for the coroutines spawned on it to finish
+//   and for those suspended with it as their home to be resumed: a coroutine that waits forever holds it up, as a
+//   task that runs forever does. when_all / when_any results and
 //   then() handles are task_handles, so they are awaited the same way.
 // pool.spawn(coroutine_function, args...)
 //   Returns task_handle<T> for a function returning task<T>: the coroutine starts on a worker, the handle finishes
@@ -158,7 +161,15 @@ public:
         runtime* const home = here != nullptr ? here->pool : &runtime_of(*frame_);
         resume_.home = home;
         resume_.execute = &resume_job::fire;  // run by the task's executor when it finishes [S8]
-        home->coroutine_arrived();            // [C4] until fire() has queued or refused the resumption
+        if (here != nullptr) {
+            home->coroutine_arrived();  // [C4] until fire() has queued or refused the resumption
+        } else {
+            // Not on a worker: the task's runtime may be being destroyed. Registered, a re-read that finds the
+            // task unfinished keeps it alive while we arrive (waiting.hpp, guest_visit [V5]).
+            const guest_registration registration;
+            if (task_state::finished(frame_->load_state())) return false;
+            home->coroutine_arrived();
+        }
         // [S7]: we hold the handle, so the frame outlives the attach. False: it finished meanwhile — go on now.
         if (frame_->attach_continuation(&resume_)) return true;  // [C1] `this` may be gone from here on
         home->coroutine_left();

@@ -185,8 +185,13 @@ TEST_CASE("a coroutine awaiting a task when its home pool shuts down resumes wit
         co_return co_await slow;  // resumed on `home`, which by then refuses work
     });
     while (!suspended.load()) std::this_thread::sleep_for(100us);
-    home.shutdown();  // the coroutine is suspended, not queued: shutdown does not wait for it
-    blocker.open = true;
+    std::thread releaser([&blocker] {
+        std::this_thread::sleep_for(20ms);
+        blocker.open = true;
+    });
+    home.shutdown();  // refuses work from here on, and waits until the suspended coroutine finished [C4]
+    CHECK(coroutine.ready());
+    releaser.join();
     CHECK_THROWS_AS(coroutine.get(), taskforge::scheduler_closed);
     auto late = [&home]() -> taskforge::task<void> { co_await home.schedule(); };
     CHECK_THROWS_AS(taskforge::sync_wait(late()), taskforge::scheduler_closed);
@@ -295,8 +300,12 @@ TEST_CASE("refused resumptions of a long chain of coroutines run in constant sta
         }));
     }
     while (suspended.load() < chain) std::this_thread::sleep_for(100us);
-    home.shutdown();
-    blocker.open = true;
+    std::thread releaser([&blocker] {
+        std::this_thread::sleep_for(20ms);
+        blocker.open = true;
+    });
+    home.shutdown();  // waits for the chain [C4], which resumes on `other`'s worker, refused here
+    releaser.join();
     for (auto& link : links) CHECK_THROWS_AS(link.get(), taskforge::scheduler_closed);
 }
 

@@ -589,7 +589,7 @@ TEST_CASE("when a scheduler's destructor returns, every thread it started has ex
     const long after = process_threads();
     INFO("threads before " << before << ", with the pools " << during << ", after destruction " << after);
     CHECK(during > before + 2);
-    CHECK(after == before);
+    CHECK(after <= before);  // fewer when a thread of an earlier test (not one of these pools') ended meanwhile
 }
 
 // ---------------------------------------------------------------------------------------------------------------

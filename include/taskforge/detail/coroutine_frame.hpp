@@ -14,8 +14,9 @@
 //   * [C2] If the home pool refuses the resumption (shut down, or a fork() child), the coroutine is resumed at once
 //     on the completing thread, and its co_await throws scheduler_closed: never leaked, never queued on a pool
 //     that will not run it.
-//     Refused resumptions queue on a thread-local list drained by the outermost one, so a chain of coroutines
-//     awaiting one another unwinds in constant stack (as run_refused does for continuation frames [S9]).
+//     The resumption runs once the finish() that fired it is over (task_frame.hpp, after_finish: the finished
+//     task's sleepers are woken and its other continuations fired first), from a thread-local list drained by the
+//     outermost finish(), so a chain of coroutines awaiting one another unwinds in constant stack.
 //   * [C3] A spawned coroutine function's frame (coroutine_frame) keeps the callable and its arguments until the
 //     coroutine finished (C++ Core Guidelines CP.51: a lambda's captures outlive its coroutine), and finishes the
 //     task's state word when the coroutine does, from the coroutine's final suspend point.
@@ -79,27 +80,9 @@ struct resume_job : job {
         } catch (...) {
             self->refused = true;
             home->coroutine_left();
-            return resume_refused(self);
+            return after_finish::defer(self);  // [C2] resumed once the finish() that fired us is over
         }
         home->coroutine_left();  // [C1] `self` may be resumed (and gone) already: only `home` is used
-    }
-
-private:
-    // [C2] Runs on the completing thread, one by one from a thread-local list (linked through job::next: the job
-    // is in no queue) drained by the outermost call, so a chain of refused resumptions stays in constant stack.
-    static void resume_refused(resume_job* self) noexcept {
-        static thread_local job* waiting_to_resume = nullptr;
-        static thread_local bool draining = false;
-        self->next.store(waiting_to_resume, std::memory_order_relaxed);  // this thread's own list
-        waiting_to_resume = self;
-        if (draining) return;
-        draining = true;
-        while (waiting_to_resume != nullptr) {
-            auto* const next_refused = static_cast<resume_job*>(waiting_to_resume);
-            waiting_to_resume = next_refused->next.load(std::memory_order_relaxed);  // before resume: it may go
-            resume(next_refused);
-        }
-        draining = false;
     }
 };
 

@@ -156,13 +156,8 @@ public:
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
     ~runtime() {  // after shutdown(), which the scheduler calls [V5]
-        // Coroutines that may still reach us (coroutine_frame.hpp [C4]). Acquire pairs with coroutine_left's
-        // release: their last accesses happen-before we go.
-        for (std::uint32_t left = coroutines_.load(std::memory_order_acquire); left != 0;
-             left = coroutines_.load(std::memory_order_acquire)) {
-            futex_wait(coroutines_, left);
-        }
         guest_registration::wait_for_visitors();
+        wait_for_coroutines();  // shutdown() waited already; an awaiter that registered [V5] may have arrived since
         if (tracing_) schedulers_tracing.fetch_sub(1, std::memory_order_relaxed);  // destroyed while tracing
     }
 
@@ -211,6 +206,13 @@ public:
     // after its last access. Relaxed arrival: it happens-before the destructor through whatever orders the
     // spawn or the worker's run before the scheduler's destruction (the caller's own order, or joining workers).
     void coroutine_arrived() noexcept { coroutines_.fetch_add(1, std::memory_order_relaxed); }
+    // Until none is left. Acquire pairs with coroutine_left's release: their last accesses happen-before we go on.
+    void wait_for_coroutines() noexcept {
+        for (std::uint32_t left = coroutines_.load(std::memory_order_acquire); left != 0;
+             left = coroutines_.load(std::memory_order_acquire)) {
+            futex_wait(coroutines_, left);
+        }
+    }
     void coroutine_left() noexcept {
         // Release: our accesses to the runtime happen-before the destructor's acquire of zero.
         if (coroutines_.fetch_sub(1, std::memory_order_release) == 1) futex_wake_all(coroutines_);
@@ -840,6 +842,10 @@ inline void runtime::shutdown() {
             if (threads_[i].joinable()) threads_[i].join();  // [R3]
         }
     }
+    // Spawned coroutines still suspended (in no queue) and coroutines whose resumption is still to be queued here
+    // (coroutine_frame.hpp [C4]): their tasks are accepted work, and they may still reach this runtime. Still
+    // compensated on another pool's worker: what they wait for may need that pool.
+    wait_for_coroutines();
     if (other != nullptr) other->pool->end_blocking(*other);
 }
 

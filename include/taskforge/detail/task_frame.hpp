@@ -171,6 +171,36 @@ private:
     manual_lifetime<call_type> call_;
 };
 
+// Jobs that a finish() on this thread must run only once it is over (coroutine_frame.hpp [C2]: a coroutine whose
+// pool refused its resumption resumes on the finishing thread, and its code must not run before the finishing
+// frame woke its sleepers [S3] and fired its other continuations [S8]). Linked through job::next (the jobs are in
+// no queue); run by the outermost finish() of the thread, one by one, so they never nest.
+struct after_finish {
+    static void defer(job* work) noexcept {
+        work->next.store(deferred(), std::memory_order_relaxed);  // this thread's own list
+        deferred() = work;
+    }
+    static void drain() noexcept {
+        if (draining() || deferred() == nullptr) return;
+        draining() = true;
+        while (job* const work = deferred()) {
+            deferred() = work->next.load(std::memory_order_relaxed);  // before run(): it may go
+            run(work);
+        }
+        draining() = false;
+    }
+
+private:
+    static job*& deferred() noexcept {
+        static thread_local job* jobs = nullptr;
+        return jobs;
+    }
+    static bool& draining() noexcept {
+        static thread_local bool running = false;
+        return running;
+    }
+};
+
 struct task_frame_base : job {
     enum class operation { run_claimed, dispose, request_stop };
     using manage_function = void (*)(task_frame_base*, operation) noexcept;
@@ -277,6 +307,7 @@ struct task_frame_base : job {
         if (continued) fire_continuations();                           // [S8]
         if ((word & task_state::waiting) != 0) futex_wake_all(state);  // [S3] executor_done is still clear
         release(task_state::executor_done);
+        if (continued) after_finish::drain();  // the frame may be gone: only this thread's list is touched
     }
 
     // Attacher holding a handle to this frame [S7]: true if `node` will be fired by the executor, false if the task
