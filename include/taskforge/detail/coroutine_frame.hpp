@@ -95,10 +95,13 @@ public:
         outcome_.template emplace<1>(std::forward<U>(value));
     }
     void set_error(std::exception_ptr error) noexcept { outcome_.template emplace<2>(std::move(error)); }
-    bool failed() const noexcept { return outcome_.index() == 2; }
+    bool failed() const noexcept { return outcome_.index() == 2 && std::get<2>(outcome_) != nullptr; }
     std::exception_ptr error() const noexcept { return failed() ? std::get<2>(outcome_) : nullptr; }
+    // The value, or the exception rethrown. The exception is moved out first: this thread's references to it
+    // are then its own, so whichever thread later destroys the outcome never frees an exception this thread is
+    // still handling (DESIGN.md, "Exceptions across threads": its reference count is settled before it is seen).
     T take() {
-        if (failed()) std::rethrow_exception(std::get<2>(outcome_));
+        if (failed()) std::rethrow_exception(std::exchange(std::get<2>(outcome_), nullptr));
         return std::move(std::get<1>(outcome_));
     }
 
@@ -112,8 +115,8 @@ public:
     void set_error(std::exception_ptr error) noexcept { error_ = std::move(error); }
     bool failed() const noexcept { return error_ != nullptr; }
     std::exception_ptr error() const noexcept { return error_; }
-    void take() {
-        if (error_) std::rethrow_exception(error_);
+    void take() {  // as above: the exception is moved out
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
     }
 
 private:
