@@ -8,6 +8,7 @@
 //                    written as tasks that block in get() for each of their 10 tasks. Items: the 10^6 short tasks.
 #include <benchmark/benchmark.h>
 
+#include <functional>
 #include <taskforge/taskforge.hpp>
 #include <vector>
 
@@ -56,17 +57,14 @@ void fib_coroutines(benchmark::State& state) {
 
 long short_call(int request, int call) { return request + call; }
 
-void server_coroutines(benchmark::State& state) {
+// K3's driver: spawns every request from outside, then gets them all; `request(pool, id)` makes one request.
+template <class Request>
+void serve(benchmark::State& state, Request request) {
     taskforge::scheduler pool{taskforge::options{.threads = static_cast<std::size_t>(bench_threads())}};
-    auto request = [&pool](int id) -> taskforge::task<long> {
-        long total = 0;
-        for (int call = 0; call < calls_per_request; ++call) total += co_await pool.spawn(short_call, id, call);
-        co_return total;
-    };
     for (auto _ : state) {
         std::vector<taskforge::task_handle<long>> requests;
         requests.reserve(server_requests);
-        for (int id = 0; id < server_requests; ++id) requests.push_back(pool.spawn(request, id));
+        for (int id = 0; id < server_requests; ++id) requests.push_back(pool.spawn(request, std::ref(pool), id));
         long total = 0;
         for (auto& handle : requests) total += handle.get();
         benchmark::DoNotOptimize(total);
@@ -74,22 +72,20 @@ void server_coroutines(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<std::int64_t>(server_requests) * calls_per_request * state.iterations());
 }
 
+void server_coroutines(benchmark::State& state) {
+    serve(state, [](taskforge::scheduler& pool, int id) -> taskforge::task<long> {
+        long total = 0;
+        for (int call = 0; call < calls_per_request; ++call) total += co_await pool.spawn(short_call, id, call);
+        co_return total;
+    });
+}
+
 void server_blocking(benchmark::State& state) {
-    taskforge::scheduler pool{taskforge::options{.threads = static_cast<std::size_t>(bench_threads())}};
-    auto request = [&pool](int id) {
+    serve(state, [](taskforge::scheduler& pool, int id) {
         long total = 0;
         for (int call = 0; call < calls_per_request; ++call) total += pool.spawn(short_call, id, call).get();
         return total;
-    };
-    for (auto _ : state) {
-        std::vector<taskforge::task_handle<long>> requests;
-        requests.reserve(server_requests);
-        for (int id = 0; id < server_requests; ++id) requests.push_back(pool.spawn(request, id));
-        long total = 0;
-        for (auto& handle : requests) total += handle.get();
-        benchmark::DoNotOptimize(total);
-    }
-    state.SetItemsProcessed(static_cast<std::int64_t>(server_requests) * calls_per_request * state.iterations());
+    });
 }
 
 }  // namespace

@@ -282,7 +282,7 @@ public:
             std::lock_guard lock(spares_mutex_);
             if (tracing_) {
                 tracing_ = false;
-                schedulers_tracing.fetch_sub(1, std::memory_order_relaxed);
+                schedulers_tracing.fetch_sub(1, std::memory_order_relaxed);  // as the fetch_add in start_trace
                 trace_window_.end_ticks = rough_ticks();
                 trace_window_.end_time = std::chrono::steady_clock::now();
                 const std::size_t count = slot_count_.load(std::memory_order_relaxed);  // written under this lock
