@@ -42,13 +42,20 @@
 // sync_wait(task)
 //   Starts the task on the calling thread and blocks until it finished; returns its value or rethrows. On a worker
 //   it blocks as a wait does (the pool stands in a spare worker meanwhile).
-// Not yet: `co_await group` for a task_group, and a task's stop token inside a coroutine started by co_await.
+// co_await taskforge::this_task::stop_token()
+//   The std::stop_token of the spawned task the coroutine runs for, without suspending: a coroutine function
+//   spawned with pool.spawn that takes a std::stop_token first gets it as its argument, and every task<T> it
+//   awaits (at any depth) sees the same token here, so task_handle::request_stop() reaches all of them. Tasks
+//   they spawn have tokens of their own. Empty (stop_possible() is false) in a coroutine run by sync_wait or
+//   spawned from a function that takes no std::stop_token. Only in taskforge::task<T> coroutines.
+// Not yet: `co_await group` for a task_group (wait for it from a plain task, or await the handles).
 #pragma once
 
 #include <coroutine>
 #include <exception>
 #include <future>
 #include <memory>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
@@ -101,8 +108,12 @@ private:
     struct awaiter {
         std::coroutine_handle<promise_type> coroutine;
         bool await_ready() const noexcept { return !coroutine || coroutine.done(); }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        template <class Awaiting>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Awaiting> awaiting) noexcept {
             coroutine.promise().continuation = awaiting;
+            if constexpr (std::is_base_of_v<detail::promise_core, Awaiting>) {
+                coroutine.promise().stop = awaiting.promise().stop;  // [C5] the awaiter's task's token
+            }
             return coroutine;  // start it: symmetric transfer
         }
         T await_resume() {
@@ -230,6 +241,29 @@ template <class T>
 detail::handle_awaiter<task_handle<T>> operator co_await(task_handle<T>&& handle) {
     return detail::handle_awaiter<task_handle<T>>(handle);
 }
+
+namespace this_task {
+
+// co_await this_task::stop_token(): the stop token of the spawned task this coroutine runs for (see above).
+class stop_token_awaiter {
+public:
+    bool await_ready() const noexcept { return false; }
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> self) noexcept {
+        static_assert(std::is_base_of_v<detail::promise_core, Promise>,
+                      "taskforge::this_task::stop_token() is awaited only in a taskforge::task<T> coroutine");
+        token_ = self.promise().stop;
+        return false;  // no suspension: the coroutine goes on at once
+    }
+    std::stop_token await_resume() noexcept { return std::move(token_); }
+
+private:
+    std::stop_token token_;
+};
+
+inline stop_token_awaiter stop_token() noexcept { return {}; }
+
+}  // namespace this_task
 
 // Runs `work` on the calling thread until it suspends, then blocks until it finished; its value, or its exception.
 template <class T>

@@ -230,6 +230,49 @@ TEST_CASE("a coroutine function taking a stop token gets one; request_stop reach
     CHECK(stoppable.get());
 }
 
+// Polls this_task::stop_token() across hops until it is stopped; counts its polls.
+taskforge::task<int> hop_until_stopped(taskforge::scheduler& pool, std::atomic<bool>& started) {
+    int polls = 0;
+    for (;;) {
+        std::stop_token stop = co_await taskforge::this_task::stop_token();
+        if (stop.stop_requested()) co_return polls;
+        ++polls;
+        started = true;
+        co_await pool.schedule();
+    }
+}
+
+taskforge::task<bool> nested_stop_possible(int depth) {
+    if (depth == 0) co_return (co_await taskforge::this_task::stop_token()).stop_possible();
+    co_return co_await nested_stop_possible(depth - 1);
+}
+
+TEST_CASE("this_task::stop_token() gives awaited tasks, at any depth, their spawned task's token",
+          "[coroutine][unit][cancel]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::atomic<bool> started{false};
+    std::atomic<bool> same_token{false};
+    std::atomic<bool> handed_down{false};
+    auto outer = pool.spawn([&](std::stop_token stop) -> taskforge::task<int> {
+        std::stop_token seen = co_await taskforge::this_task::stop_token();
+        same_token = seen == stop;                        // the argument and this_task's token are one token
+        handed_down = co_await nested_stop_possible(50);  // handed down through 50 awaits
+        co_return co_await hop_until_stopped(pool, started);
+    });
+    while (!started.load()) std::this_thread::sleep_for(100us);
+    outer.request_stop();
+    CHECK(outer.get() >= 1);  // returns only because the nested task saw the stop
+    CHECK(same_token.load());
+    CHECK(handed_down.load());
+}
+
+TEST_CASE("this_task::stop_token() is empty without a spawned stoppable task", "[coroutine][unit][cancel]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    CHECK_FALSE(taskforge::sync_wait(nested_stop_possible(3)));  // sync_wait: no task to stop
+    CHECK_FALSE(pool.spawn([]() -> taskforge::task<bool> { co_return co_await nested_stop_possible(3); }).get());
+    CHECK_FALSE(pool.spawn(nested_stop_possible, 2).get());  // a function without a std::stop_token parameter
+}
+
 TEST_CASE("10,000 coroutines each awaiting 10 short tasks on 2 workers", "[coroutine][unit]") {
     constexpr int coroutines = TASKFORGE_TEST_TSAN ? 1'000 : 10'000;
     taskforge::scheduler pool{taskforge::options{.threads = 2}};

@@ -24,6 +24,9 @@
 //     finished, a coroutine suspended on a handle with this runtime as its home until its resumption was queued
 //     or refused. The runtime counts them (coroutine_arrived / coroutine_left) and its destructor waits for none
 //     to be left — shutdown() does not wait for a suspended coroutine, which is in no queue.
+//   * [C5] Every coroutine of one spawned task sees that task's stop token: the spawned coroutine gets it from its
+//     frame (if its function takes a std::stop_token), and a task<T> gets its awaiter's when it starts. Tasks it
+//     spawns are tasks of their own, with their own tokens.
 #pragma once
 
 #include <coroutine>
@@ -126,6 +129,10 @@ private:
 // What every task<T> promise shares: laziness, the final transfer, frames from the frame pool.
 struct promise_core {
     std::coroutine_handle<> continuation;  // the coroutine awaiting this one, if any
+    // [C5] The stop token of the spawned task this coroutine runs for (this_task::stop_token()): set by
+    // coroutine_frame::start for the spawned coroutine, handed down to each task<T> it awaits. Empty (no stop
+    // possible) under sync_wait and for a spawned function that takes no std::stop_token.
+    std::stop_token stop;
     // Or, for a spawned coroutine (coroutine_frame) or sync_wait: called at the final suspend point instead.
     void (*on_done)(void* context) noexcept = nullptr;
     void* on_done_context = nullptr;
@@ -220,6 +227,7 @@ private:
             return finish_task(self, task_state::failed);
         }
         self->coroutine_ = coroutine;
+        if constexpr (stoppable) coroutine.promise().stop = self->stop_.get_token();  // [C5]
         coroutine.promise().on_done = &coroutine_done;
         coroutine.promise().on_done_context = self;
         const char* const name = trace_name_of(self->call_.function(), "coroutine");
