@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages taskforge's tests and benchmarks need, if any is missing (needs root or sudo).
 set -euo pipefail
 packages=(cmake ninja-build g++ clang-14 libclang-rt-14-dev catch2 libbenchmark-dev libtbb-dev relacy-dev
-          pkg-config gnuplot-nox valgrind python3)
+          pkg-config gnuplot-nox valgrind python3 git doxygen)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

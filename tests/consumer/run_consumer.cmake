@@ -1,4 +1,5 @@
-# Configures, builds and runs one consumer project: cmake -DMODE=<fetchcontent|subdirectory|find_package|pkgconfig>
+# Configures, builds and runs one consumer project:
+#   cmake -DMODE=<fetchcontent|fetchcontent_tag|subdirectory|find_package|pkgconfig|debian>
 #   -DTASKFORGE_SOURCE_DIR=... -DTASKFORGE_BINARY_DIR=... -DWORK_DIR=... -DCXX=... -P run_consumer.cmake
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -9,6 +10,85 @@ endfunction()
 
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
+
+# The README's FetchContent snippet by tag: the tag it names is this version's, and it exists in the repository
+# as an annotated tag (skipped where the checkout carries no tags at all, e.g. a shallow CI clone).
+if(MODE STREQUAL "fetchcontent_tag")
+  file(READ ${TASKFORGE_SOURCE_DIR}/README.md readme)
+  string(REGEX MATCH "GIT_TAG (v[0-9]+\\.[0-9]+\\.[0-9]+)" snippet "${readme}")
+  set(tag ${CMAKE_MATCH_1})
+  if(NOT tag STREQUAL "v${TASKFORGE_VERSION}")
+    message(FATAL_ERROR "README's FetchContent snippet names '${tag}', the project is version ${TASKFORGE_VERSION}")
+  endif()
+  execute_process(COMMAND git -C ${TASKFORGE_SOURCE_DIR} tag --list OUTPUT_VARIABLE tags RESULT_VARIABLE git_result
+                  ERROR_QUIET)
+  if(NOT git_result EQUAL 0 OR tags STREQUAL "")
+    message(STATUS "taskforge: skipped the fetch by tag (not a git checkout, or one without tags)")
+    return()
+  endif()
+  execute_process(COMMAND git -C ${TASKFORGE_SOURCE_DIR} cat-file -t refs/tags/${tag} OUTPUT_VARIABLE kind
+                  OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  if(NOT kind STREQUAL "tag")
+    message(FATAL_ERROR "the repository has no annotated tag ${tag} (tags: ${tags})")
+  endif()
+  run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/fetchcontent_tag -B ${WORK_DIR}/build -G Ninja
+      -DCMAKE_CXX_COMPILER=${CXX} -DTASKFORGE_REPOSITORY=${TASKFORGE_SOURCE_DIR} -DTASKFORGE_TAG=${tag})
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+  run(${WORK_DIR}/build/consumer)
+  message(STATUS "fetched taskforge by tag ${tag}, built and ran")
+  return()
+endif()
+
+# The Debian package: what `cpack -G DEB` makes, then (as root) what `dpkg -i` gives a find_package and a
+# pkg-config consumer that know nothing of this checkout.
+if(MODE STREQUAL "debian")
+  run(${CPACK} -G DEB --config ${TASKFORGE_BINARY_DIR}/CPackConfig.cmake -B ${WORK_DIR}/package)
+  set(deb ${WORK_DIR}/package/libtaskforge-dev_${TASKFORGE_VERSION}_all.deb)
+  if(NOT EXISTS ${deb})
+    message(FATAL_ERROR "cpack made no ${deb}")
+  endif()
+  execute_process(COMMAND dpkg-deb --contents ${deb} OUTPUT_VARIABLE contents)
+  foreach(installed include/taskforge/taskforge.hpp include/taskforge/detail/runtime.hpp
+          include/taskforge/version.hpp share/cmake/taskforge/taskforgeConfig.cmake share/pkgconfig/taskforge.pc
+          share/doc/taskforge/LICENSE)
+    if(NOT contents MATCHES "\\./usr/${installed}")
+      message(FATAL_ERROR "the package lacks /usr/${installed}:\n${contents}")
+    endif()
+  endforeach()
+  execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+  execute_process(COMMAND dpkg-query -W libtaskforge-dev RESULT_VARIABLE already_installed OUTPUT_QUIET ERROR_QUIET)
+  if(NOT uid STREQUAL "0" OR already_installed EQUAL 0)
+    message(STATUS "taskforge: skipped dpkg -i (not root, or libtaskforge-dev already installed): package checked")
+    return()
+  endif()
+  run(dpkg -i ${deb})
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/find_package -B ${WORK_DIR}/build -G Ninja
+                  -DCMAKE_CXX_COMPILER=${CXX} RESULT_VARIABLE configured OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(configured EQUAL 0)
+    execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE built OUTPUT_VARIABLE out
+                    ERROR_VARIABLE err)
+    file(STRINGS ${WORK_DIR}/build/CMakeCache.txt found_at REGEX "^taskforge_DIR:")
+    execute_process(COMMAND pkg-config --cflags --libs taskforge OUTPUT_VARIABLE flags RESULT_VARIABLE pkg_config
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    separate_arguments(flag_list UNIX_COMMAND "${flags}")
+    execute_process(COMMAND ${CXX} -std=c++20 ${flag_list} ${CMAKE_CURRENT_LIST_DIR}/main.cpp -o ${WORK_DIR}/consumer
+                    RESULT_VARIABLE pkg_config_built ERROR_VARIABLE pkg_config_err)
+  endif()
+  run(dpkg --purge libtaskforge-dev)  # before any verdict: the machine is left as it was
+  if(NOT configured EQUAL 0 OR NOT built EQUAL 0)
+    message(FATAL_ERROR "the find_package consumer of the installed package failed:\n${out}\n${err}")
+  endif()
+  if(NOT found_at STREQUAL "taskforge_DIR:PATH=/usr/share/cmake/taskforge")
+    message(FATAL_ERROR "find_package found taskforge elsewhere: ${found_at}")
+  endif()
+  if(NOT pkg_config EQUAL 0 OR NOT pkg_config_built EQUAL 0)
+    message(FATAL_ERROR "the pkg-config consumer of the installed package failed (${flags}):\n${pkg_config_err}")
+  endif()
+  run(${WORK_DIR}/build/consumer)
+  run(${WORK_DIR}/consumer)
+  message(STATUS "Debian package built, installed, consumed (find_package; pkg-config: ${flags}) and removed")
+  return()
+endif()
 if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkgconfig")
   run(${CMAKE_COMMAND} --install ${TASKFORGE_BINARY_DIR} --prefix ${prefix})
 endif()
