@@ -1,6 +1,7 @@
 # Configures, builds and runs one consumer project:
 #   cmake -DMODE=<fetchcontent|fetchcontent_tag|subdirectory|find_package|pkgconfig|debian>
 #   -DTASKFORGE_SOURCE_DIR=... -DTASKFORGE_BINARY_DIR=... -DWORK_DIR=... -DCXX=... -P run_consumer.cmake
+cmake_policy(VERSION 3.24)  # a script gets no project's policies: quoted arguments are strings (CMP0054)
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT result EQUAL 0)
@@ -34,8 +35,11 @@ if(MODE STREQUAL "fetchcontent_tag")
   run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/fetchcontent_tag -B ${WORK_DIR}/build -G Ninja
       -DCMAKE_CXX_COMPILER=${CXX} -DTASKFORGE_REPOSITORY=${TASKFORGE_SOURCE_DIR} -DTASKFORGE_TAG=${tag})
   run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
-  run(${WORK_DIR}/build/consumer)
-  message(STATUS "fetched taskforge by tag ${tag}, built and ran")
+  execute_process(COMMAND ${WORK_DIR}/build/consumer OUTPUT_VARIABLE said RESULT_VARIABLE result)
+  if(NOT result EQUAL 0 OR NOT said MATCHES "consumer of taskforge ${TASKFORGE_VERSION} got 42")
+    message(FATAL_ERROR "the consumer of tag ${tag} failed (${result}): ${said}")
+  endif()
+  message(STATUS "fetched taskforge by tag ${tag}, built and ran: ${said}")
   return()
 endif()
 
