@@ -1,0 +1,17 @@
+# The README's first program is examples/quickstart.cpp (which CI builds and runs), minus that file's first line:
+# cmake -DREADME=... -DEXAMPLE=... -P readme_example.cmake
+cmake_policy(VERSION 3.24)
+file(READ ${README} readme)
+string(FIND "${readme}" "## A first program\n\n```cpp\n" start)
+if(start EQUAL -1)
+  message(FATAL_ERROR "README.md has no '## A first program' section starting with a C++ block")
+endif()
+string(SUBSTRING "${readme}" ${start} -1 readme)
+string(REGEX MATCH "```cpp\n([^`]*)```" block "${readme}")
+file(READ ${EXAMPLE} example)
+string(FIND "${example}" "\n" first_newline)
+math(EXPR body_start "${first_newline} + 1")
+string(SUBSTRING "${example}" ${body_start} -1 body)
+if(NOT CMAKE_MATCH_1 STREQUAL body)
+  message(FATAL_ERROR "README's first program differs from ${EXAMPLE}:\n--- README\n${CMAKE_MATCH_1}--- example\n${body}")
+endif()
