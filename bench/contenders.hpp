@@ -1,4 +1,4 @@
-// bench/contenders.hpp — the same workloads (DESIGN.md, "How we measure") written for each contender.
+// bench/contenders.hpp — the same workloads (docs/design.md, "How we measure") written for each contender.
 //
 // Every contender offers, with `threads` participants:
 //   external_spawn(n, counter)  W1: the calling (non-worker) thread spawns n tasks that each increment `counter`

@@ -22,8 +22,8 @@
 //     task's state word when the coroutine does, from the coroutine's final suspend point.
 //   * [C4] A runtime outlives every coroutine that may still reach it: a spawned coroutine until its task
 //     finished, a coroutine suspended on a handle with this runtime as its home until its resumption was queued
-//     or refused. The runtime counts them (coroutine_arrived / coroutine_left) and its destructor waits for none
-//     to be left — shutdown() does not wait for a suspended coroutine, which is in no queue.
+//     or refused. The runtime counts them (coroutine_arrived / coroutine_left); shutdown() and the destructor
+//     wait for none to be left (a suspended coroutine is in no queue, so draining the queues is not enough).
 //   * [C5] Every coroutine of one spawned task sees that task's stop token: the spawned coroutine gets it from its
 //     frame (if its function takes a std::stop_token), and a task<T> gets its awaiter's when it starts. Tasks it
 //     spawns are tasks of their own, with their own tokens.
@@ -102,7 +102,7 @@ public:
     std::exception_ptr error() const noexcept { return failed() ? std::get<2>(outcome_) : nullptr; }
     // The value, or the exception rethrown. The exception is moved out first: this thread's references to it
     // are then its own, so whichever thread later destroys the outcome never frees an exception this thread is
-    // still handling (DESIGN.md, "Exceptions across threads": its reference count is settled before it is seen).
+    // still handling (docs/design.md, "Exceptions across threads": its reference count is settled before it is seen).
     T take() {
         if (failed()) std::rethrow_exception(std::exchange(std::get<2>(outcome_), nullptr));
         return std::move(std::get<1>(outcome_));

@@ -521,7 +521,7 @@ private:
         }
         probe.finish(trace_name_of(self->callable(), "task"));  // the callable still exists (moved from at most)
         // Published after leaving the catch block: the exception's reference count is settled before a waiter
-        // can see it (DESIGN.md, "Exceptions across threads").
+        // can see it (docs/design.md, "Exceptions across threads").
         self->call_.destroy();
         self->finish(outcome);
     }

@@ -1,0 +1,17 @@
+# Every TASKFORGE_MODEL_MUTANT_* switch the headers use is refused by platform.hpp outside the Relacy build, so a
+# user's build that defined one cannot compile a protocol bug in: cmake -DINCLUDE_DIR=... -P mutants_guarded.cmake
+cmake_policy(VERSION 3.24)
+file(GLOB_RECURSE headers ${INCLUDE_DIR}/taskforge/*.hpp)
+file(READ ${INCLUDE_DIR}/taskforge/detail/platform.hpp platform)
+string(FIND "${platform}" "#error \"TASKFORGE_MODEL_MUTANT_*" guard_end)
+string(SUBSTRING "${platform}" 0 ${guard_end} guard)
+foreach(header IN LISTS headers)
+  file(READ ${header} text)
+  string(REGEX MATCHALL "TASKFORGE_MODEL_MUTANT_[A-Z_]+" used "${text}")
+  list(REMOVE_DUPLICATES used)
+  foreach(mutant IN LISTS used)
+    if(NOT guard MATCHES "defined\\(${mutant}\\)")
+      message(FATAL_ERROR "${header} uses ${mutant}, which platform.hpp does not refuse outside the model build")
+    endif()
+  endforeach()
+endforeach()
