@@ -1,27 +1,30 @@
-// taskforge/compose.hpp — waiting for several tasks without blocking a thread: when_all and when_any.
-//
-//   auto all = taskforge::when_all(load_a, load_b, load_c);         // task_handle<std::tuple<A, B, C>>
-//   auto merged = std::move(all).then([](std::tuple<A, B, C> parts) { return merge(parts); });
-//   auto sums = taskforge::when_all(std::move(handles));            // vector<task_handle<T>> -> task_handle<vector<T>>
-//   auto [index, answer] = taskforge::when_any(std::move(replicas)).get();   // the first to finish
-//
-// Contract
-//   * Both consume their input handles (they are empty afterwards) and return at once: the result is a task that
-//     becomes ready when its inputs allow, on the scheduler of the first input (for an empty when_all: the calling
-//     worker's scheduler, else default_scheduler()). Nothing blocks, nothing runs on the calling thread.
-//   * when_all: the values in argument (or vector) order; a void input gives std::monostate in the tuple, and a
-//     vector of void handles gives a task_handle<void>. If inputs failed or were cancelled, the first of them in
-//     that order decides: its exception is rethrown, or the result is cancelled. The result is ready only after
-//     every input finished.
-//   * when_any: (index, value) of the first input to finish — just its index for void inputs. If that one failed,
-//     the result rethrows its exception (cancelled: the result is cancelled). The others run on undisturbed; their
-//     results are dropped. An empty vector throws std::invalid_argument.
-//   * An empty input handle throws std::future_error(no_state) before any handle is consumed.
-//   * Inputs already finished count at once. Inputs may come from different schedulers; the result is queued on
-//     its own scheduler (cancelled if that one was shut down by then). That scheduler must still exist when the
-//     result is due: destroying it while the result waits for an input of another scheduler is undefined
-//     behaviour, like spawning on a destroyed scheduler. (Within one scheduler this cannot happen: its shutdown
-//     runs every task, so every continuation fires before it returns.)
+/// @file
+/// taskforge/compose.hpp — waiting for several tasks without blocking a thread: when_all and when_any.
+///
+/// @code
+///   auto all = taskforge::when_all(load_a, load_b, load_c);         // task_handle<std::tuple<A, B, C>>
+///   auto merged = std::move(all).then([](std::tuple<A, B, C> parts) { return merge(parts); });
+///   auto sums = taskforge::when_all(std::move(handles));  // vector<task_handle<T>> -> task_handle<vector<T>>
+///   auto [index, answer] = taskforge::when_any(std::move(replicas)).get();   // the first to finish
+/// @endcode
+///
+/// Contract
+///   * Both consume their input handles (they are empty afterwards) and return at once: the result is a task that
+///     becomes ready when its inputs allow, on the scheduler of the first input (for an empty when_all: the calling
+///     worker's scheduler, else default_scheduler()). Nothing blocks, nothing runs on the calling thread.
+///   * when_all: the values in argument (or vector) order; a void input gives std::monostate in the tuple, and a
+///     vector of void handles gives a `task_handle<void>`. If inputs failed or were cancelled, the first of them in
+///     that order decides: its exception is rethrown, or the result is cancelled. The result is ready only after
+///     every input finished.
+///   * when_any: (index, value) of the first input to finish — just its index for void inputs. If that one failed,
+///     the result rethrows its exception (cancelled: the result is cancelled). The others run on undisturbed; their
+///     results are dropped. An empty vector throws std::invalid_argument.
+///   * An empty input handle throws std::future_error(no_state) before any handle is consumed.
+///   * Inputs already finished count at once. Inputs may come from different schedulers; the result is queued on
+///     its own scheduler (cancelled if that one was shut down by then). That scheduler must still exist when the
+///     result is due: destroying it while the result waits for an input of another scheduler is undefined
+///     behaviour, like spawning on a destroyed scheduler. (Within one scheduler this cannot happen: its shutdown
+///     runs every task, so every continuation fires before it returns.)
 #pragma once
 
 #include <array>
@@ -64,7 +67,11 @@ task_handle<Result> start_all_of(const Frames& frames, Body&& body) {
 
 }  // namespace detail
 
-// Ready when every input finished: task_handle<std::tuple<T1, T2, ...>> (void -> std::monostate).
+/// Ready when every input finished: `task_handle<std::tuple<T1, T2, ...>>` (void -> std::monostate).
+///
+/// Consumes `handles` (each a non-const task_handle, at least one); the result runs on the first input's
+/// scheduler. The first input that failed or was cancelled, in argument order, decides the result's outcome.
+/// Throws std::future_error(no_state) for an empty handle, before any handle is consumed.
 template <detail::handle_argument... Handles>
 requires(sizeof...(Handles) > 0) auto when_all(Handles&&... handles) {
     using body_type = detail::all_of_tuple_body<typename std::remove_cvref_t<Handles>::value_type...>;
@@ -74,7 +81,12 @@ requires(sizeof...(Handles) > 0) auto when_all(Handles&&... handles) {
     return detail::start_all_of<result_type>(frames, body_type{{std::move(handles)...}, {}});
 }
 
-// Ready when every input finished: task_handle<std::vector<T>> (task_handle<void> for void inputs).
+/// Ready when every input finished: `task_handle<std::vector<T>>` (`task_handle<void>` for void inputs).
+///
+/// Consumes `handles`; the values come in vector order. An empty vector gives a task, on the calling worker's
+/// scheduler or default_scheduler(), that returns an empty vector (nothing, for void). The first input that failed
+/// or was cancelled, in vector order, decides the result's outcome. Throws std::future_error(no_state) for an
+/// empty handle, before any handle is consumed.
 template <class T>
 auto when_all(std::vector<task_handle<T>>&& handles) {
     using body_type = detail::all_of_vector_body<T>;
@@ -94,7 +106,13 @@ auto when_all(std::vector<task_handle<T>>&& handles) {
     return detail::start_all_of<result_type>(frames, std::move(body));
 }
 
-// Ready when the first input finished: task_handle<std::pair<std::size_t, T>> (task_handle<std::size_t> for void).
+/// Ready when the first input finished: `task_handle<std::pair<std::size_t, T>>` (`task_handle<std::size_t>` for
+/// void).
+///
+/// Consumes `handles`; the result holds the index of the first input to finish and its value, or rethrows its
+/// exception (is cancelled if it was). The other inputs run on; their outcomes are dropped. Throws
+/// std::invalid_argument for an empty vector and std::future_error(no_state) for an empty handle, before any
+/// handle is consumed.
 template <class T>
 auto when_any(std::vector<task_handle<T>>&& handles) {
     using body_type = detail::any_of_body<T>;

@@ -1,20 +1,23 @@
-// taskforge/parallel_reduce.hpp — parallel reductions, modelled on std::transform_reduce.
-//
-//   long sum = taskforge::parallel_reduce(0, n, 0L, std::plus<>{}, [&](int i) { return cost(i); });
-//   double total = taskforge::parallel_reduce(prices, 0.0, std::plus<>{}, [](const order& o) { return o.value; });
-//   auto r = taskforge::parallel_reduce(v.begin(), v.end(), init, reduce, transform, taskforge::min_chunk{256});
-//   auto r = taskforge::parallel_reduce(pool, 0, n, init, reduce, transform);   // on a given scheduler
-//
-// The result is reduce(init, t(x0) ⊕ t(x1) ⊕ ... ⊕ t(xn-1)) with `reduce` as ⊕ (init is used exactly once, first),
-// where t is `transform`, applied to each index (integral bounds) or to each element (iterators, ranges).
-// `reduce` must be associative; it need not be commutative (pieces are always combined left to right). The
-// association order (where pieces begin and end) depends on the partition: with the adaptive default it depends
-// on which pieces were stolen, so floating-point sums may differ in the last bits between runs; with
-// taskforge::static_partition{} it is fixed for a given thread_count() and range size, so results are
-// reproducible. An empty range returns init.
-// The result type is that of `init` (decayed): T must be move-constructible; transform's result must convert to T,
-// and reduce(T, T) must return something that converts to T.
-// Which thread runs what, exceptions, and the index rules: as parallel_for (parallel_for.hpp).
+/// @file
+/// taskforge/parallel_reduce.hpp — parallel reductions, modelled on std::transform_reduce.
+///
+/// @code
+///   long sum = taskforge::parallel_reduce(0, n, 0L, std::plus<>{}, [&](int i) { return cost(i); });
+///   double total = taskforge::parallel_reduce(prices, 0.0, std::plus<>{}, [](const order& o) { return o.value; });
+///   auto r = taskforge::parallel_reduce(v.begin(), v.end(), init, reduce, transform, taskforge::min_chunk{256});
+///   auto r = taskforge::parallel_reduce(pool, 0, n, init, reduce, transform);   // on a given scheduler
+/// @endcode
+///
+/// The result is reduce(init, t(x0) ⊕ t(x1) ⊕ ... ⊕ t(xn-1)) with `reduce` as ⊕ (init is used exactly once, first),
+/// where t is `transform`, applied to each index (integral bounds) or to each element (iterators, ranges).
+/// `reduce` must be associative; it need not be commutative (pieces are always combined left to right). The
+/// association order (where pieces begin and end) depends on the partition: with the adaptive default it depends
+/// on which pieces were stolen, so floating-point sums may differ in the last bits between runs; with
+/// taskforge::static_partition{} it is fixed for a given thread_count() and range size, so results are
+/// reproducible. An empty range returns init.
+/// The result type is that of `init` (decayed): T must be move-constructible; transform's result must convert to T,
+/// and reduce(T, T) must return something that converts to T.
+/// Which thread runs what, exceptions, and the index rules: as parallel_for (parallel_for.hpp).
 #pragma once
 
 #include <cstddef>
@@ -72,6 +75,9 @@ T reduce_offsets(scheduler& pool, std::size_t count, T init, Reduce& reduce, At&
 
 // --- over indices: transform(i) ------------------------------------------------------------------------------
 
+/// Returns reduce(init, transform(first) ⊕ ... ⊕ transform(last - 1)) with `reduce` as ⊕, computed on `pool`'s workers.
+/// `first` and `last` are converted to their common integral type; `options` are min_chunk and static_partition
+/// (partition.hpp). An empty range returns `init`. See parallel_reduce.hpp for the association order.
 template <detail::loop_index I1, detail::loop_index I2, class T, class Reduce, class Transform,
           detail::loop_option... Options>
 requires std::is_invocable_v<Transform&, detail::common_index<I1, I2>> std::decay_t<T> parallel_reduce(
@@ -86,6 +92,8 @@ requires std::is_invocable_v<Transform&, detail::common_index<I1, I2>> std::deca
                                                    detail::loop_settings::from(options...));
 }
 
+/// Returns reduce(init, transform(first) ⊕ ... ⊕ transform(last - 1)) with `reduce` as ⊕, on the calling worker's
+/// scheduler, else on default_scheduler().
 template <detail::loop_index I1, detail::loop_index I2, class T, class Reduce, class Transform,
           detail::loop_option... Options>
 requires std::is_invocable_v<Transform&, detail::common_index<I1, I2>> std::decay_t<T> parallel_reduce(
@@ -95,6 +103,8 @@ requires std::is_invocable_v<Transform&, detail::common_index<I1, I2>> std::deca
 
 // --- over random-access iterators and ranges: transform(element) ---------------------------------------------
 
+/// Returns reduce(init, transform(*first) ⊕ ... ⊕ transform(*(last - 1))) with `reduce` as ⊕, computed on `pool`'s
+/// workers. `options` are min_chunk and static_partition (partition.hpp). An empty range returns `init`.
 template <std::random_access_iterator Iterator, class T, class Reduce, class Transform, detail::loop_option... Options>
 requires std::is_invocable_v<Transform&, std::iter_reference_t<Iterator>> std::decay_t<T> parallel_reduce(
     scheduler& pool, Iterator first, Iterator last, T&& init, Reduce&& reduce, Transform&& transform,
@@ -106,12 +116,17 @@ requires std::is_invocable_v<Transform&, std::iter_reference_t<Iterator>> std::d
                                                    reduce, at, detail::loop_settings::from(options...));
 }
 
+/// Returns reduce(init, transform(*first) ⊕ ... ⊕ transform(*(last - 1))) with `reduce` as ⊕, on the calling worker's
+/// scheduler, else on default_scheduler().
 template <std::random_access_iterator Iterator, class T, class Reduce, class Transform, detail::loop_option... Options>
 requires std::is_invocable_v<Transform&, std::iter_reference_t<Iterator>> std::decay_t<T> parallel_reduce(
     Iterator first, Iterator last, T&& init, Reduce&& reduce, Transform&& transform, const Options&... options) {
     return parallel_reduce(detail::loop_scheduler(), first, last, std::forward<T>(init), reduce, transform, options...);
 }
 
+/// Returns reduce(init, transform(x0) ⊕ ... ⊕ transform(xn-1)) over the elements of a sized random-access range, with
+/// `reduce` as ⊕, computed on `pool`'s workers. `options` are min_chunk and static_partition (partition.hpp). An
+/// empty range returns `init`.
 template <std::ranges::random_access_range Range, class T, class Reduce, class Transform,
           detail::loop_option... Options>
 requires std::ranges::sized_range<Range> && std::is_invocable_v<Transform&, std::ranges::range_reference_t<Range>>
@@ -126,6 +141,8 @@ requires std::ranges::sized_range<Range> && std::is_invocable_v<Transform&, std:
                                                    detail::loop_settings::from(options...));
 }
 
+/// Returns reduce(init, transform(x0) ⊕ ... ⊕ transform(xn-1)) over the elements of a sized random-access range, with
+/// `reduce` as ⊕, on the calling worker's scheduler, else on default_scheduler().
 template <std::ranges::random_access_range Range, class T, class Reduce, class Transform,
           detail::loop_option... Options>
 requires std::ranges::sized_range<Range> && std::is_invocable_v<Transform&, std::ranges::range_reference_t<Range>>

@@ -1,27 +1,30 @@
-// taskforge/scheduler.hpp — the work-stealing scheduler and spawn().
-//
-//   taskforge::scheduler pool{taskforge::options{.threads = 4}};
-//   auto handle = pool.spawn([](int a, int b) { return a + b; }, 40, 2);   // task_handle<int>
-//   int v = handle.get();
-//   auto other = taskforge::spawn(f, x);   // the calling worker's scheduler, else default_scheduler()
-//
-// spawn(f, args...) calls std::invoke(f, args...) on a worker: the callable and the arguments are decay-copied
-// (moved when given as rvalues), like std::thread; move-only callables, arguments and results work; the handle's
-// type is the callable's result, decayed: a task returning a reference hands out a copy of the referred object
-// (return a pointer or std::reference_wrapper to share it instead).
-//
-// From a worker of this scheduler (a running task), spawn pushes onto that worker's own deque; from any other
-// thread it goes through the injection queue. Neither path takes a lock or allocates in the steady state.
-//
-// shutdown() (idempotent, thread-safe) refuses spawns from outside from then on (scheduler_closed), runs every task
-// already accepted — running tasks may still spawn children — and joins the workers. ~scheduler() calls it.
-// Calling shutdown() from one of the scheduler's own workers throws std::system_error(resource_deadlock_would_occur);
-// destroying the scheduler from one of its workers prints why and calls std::terminate (it cannot join itself).
-// Shutting down or destroying a scheduler inside another scheduler's task blocks that task's worker, compensated:
-// the other scheduler keeps its parallelism meanwhile (detail/waiting.hpp [W3]).
-//
-// After fork(), a scheduler inherited from the parent has no workers in the child: spawning on it throws
-// scheduler_closed, and destroying it (or exiting) is fine.
+/// @file
+/// taskforge/scheduler.hpp — the work-stealing scheduler and spawn().
+///
+/// @code
+///   taskforge::scheduler pool{taskforge::options{.threads = 4}};
+///   auto handle = pool.spawn([](int a, int b) { return a + b; }, 40, 2);   // task_handle<int>
+///   int v = handle.get();
+///   auto other = taskforge::spawn(f, x);   // the calling worker's scheduler, else default_scheduler()
+/// @endcode
+///
+/// spawn(f, args...) calls std::invoke(f, args...) on a worker: the callable and the arguments are decay-copied
+/// (moved when given as rvalues), like std::thread; move-only callables, arguments and results work; the handle's
+/// type is the callable's result, decayed: a task returning a reference hands out a copy of the referred object
+/// (return a pointer or std::reference_wrapper to share it instead).
+///
+/// From a worker of this scheduler (a running task), spawn pushes onto that worker's own deque; from any other
+/// thread it goes through the injection queue. Neither path takes a lock or allocates in the steady state.
+///
+/// shutdown() (idempotent, thread-safe) refuses spawns from outside from then on (scheduler_closed), runs every task
+/// already accepted — running tasks may still spawn children — and joins the workers. ~scheduler() calls it.
+/// Calling shutdown() from one of the scheduler's own workers throws std::system_error(resource_deadlock_would_occur);
+/// destroying the scheduler from one of its workers prints why and calls std::terminate (it cannot join itself).
+/// Shutting down or destroying a scheduler inside another scheduler's task blocks that task's worker, compensated:
+/// the other scheduler keeps its parallelism meanwhile (detail/waiting.hpp [W3]).
+///
+/// After fork(), a scheduler inherited from the parent has no workers in the child: spawning on it throws
+/// scheduler_closed, and destroying it (or exiting) is fine.
 #pragma once
 
 #include <atomic>
@@ -53,13 +56,21 @@ namespace detail {
 struct scheduler_access;
 }
 
+/// A pool of worker threads that run spawned tasks, stealing work from one another; see scheduler.hpp.
+///
+/// spawn() hands out a task_handle per task; task_group, join(), parallel_invoke() and the parallel loops fork and
+/// join without one. Not copyable, not movable: tasks and handles refer to it.
 class scheduler {
 public:
+    /// Starts the workers that `settings` asks for. Throws std::invalid_argument for a value out of the bounds that
+    /// options gives, and std::system_error when a thread cannot be started.
     explicit scheduler(options settings = {}) : runtime_(std::make_unique<detail::runtime>(resolve(settings, this))) {}
 
-    scheduler(const scheduler&) = delete;
-    scheduler& operator=(const scheduler&) = delete;
+    scheduler(const scheduler&) = delete;             ///< Not copyable.
+    scheduler& operator=(const scheduler&) = delete;  ///< Not copyable.
 
+    /// Calls shutdown(): runs every task already accepted and joins the workers. Destroying a scheduler from one of
+    /// its own workers prints why and calls std::terminate.
     ~scheduler() {
         if (runtime_->inherited()) {
             // The child of a fork(): the workers do not exist here. Nothing to join, and memory the parent's
@@ -78,6 +89,10 @@ public:
         runtime_->shutdown();
     }
 
+    /// Runs std::invoke(function, arguments...) on a worker, with decay-copies of both; returns a task_handle of the
+    /// decayed result type. A coroutine function (one that returns task<T>) gives a task_handle<T> that finishes
+    /// when the coroutine does; a callable that takes a std::stop_token first gets one (task_handle::request_stop).
+    /// From a thread that is not one of its workers, it throws scheduler_closed once shutdown() began.
     template <class F, class... Args>
     requires detail::spawnable<F, Args...>
     auto spawn(F&& function, Args&&... arguments) {
@@ -92,7 +107,7 @@ public:
         }
     }
 
-    // Continues the awaiting coroutine on one of this scheduler's workers (task.hpp).
+    /// Continues the awaiting coroutine on one of this scheduler's workers (task.hpp), as `co_await pool.schedule()`.
     detail::schedule_awaiter schedule() noexcept { return detail::schedule_awaiter(*runtime_); }
 
 private:
@@ -122,13 +137,13 @@ private:
     }
 
 public:
-    // Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
+    /// Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
     template <class F, class... Args>
     requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) { (void)detail::spawnable_check<F, Args...>{}; }
 
-    // Fork-join at the cost of a function call (join.hpp): runs `first` here and `second` possibly on another
-    // worker; returns both results, std::monostate for void. From a thread that is not one of our workers the
-    // whole join runs inside the pool while the caller waits.
+    /// Fork-join at the cost of a function call (join.hpp): runs `first` here and `second` possibly on another
+    /// worker; returns both results, std::monostate for void. From a thread that is not one of our workers the
+    /// whole join runs inside the pool while the caller waits.
     template <class F, class G>
     requires std::is_invocable_v<F&> && std::is_invocable_v<G&>
         std::pair<detail::join_result_t<F>, detail::join_result_t<G>> join(F&& first, G&& second) {
@@ -139,8 +154,8 @@ public:
             .get();
     }
 
-    // Runs every callable, in parallel where workers are free (a balanced tree of joins); returns when all
-    // returned. If several throw, the leftmost one's exception is rethrown.
+    /// Runs every callable, in parallel where workers are free (a balanced tree of joins); returns when all
+    /// returned. If several throw, the leftmost one's exception is rethrown.
     template <class... F>
     requires(sizeof...(F) > 0 && (std::is_invocable_v<F&> && ...)) void parallel_invoke(F&&... calls) {
         auto all = std::forward_as_tuple(calls...);
@@ -148,19 +163,25 @@ public:
         spawn([this, &all] { detail::invoke_range<0, sizeof...(F)>(*runtime_, all); }).get();
     }
 
+    /// The number of workers (options::threads, resolved), spares not counted.
     std::size_t thread_count() const noexcept { return runtime_->thread_count(); }
 
+    /// Refuses spawns from outside from then on (scheduler_closed), runs every task already accepted and joins the
+    /// workers. Idempotent and thread-safe; from one of this scheduler's own workers it throws
+    /// std::system_error(resource_deadlock_would_occur). See scheduler.hpp.
     void shutdown() { runtime_->shutdown(); }
 
-    // What each worker slot has done so far (metrics.hpp): any thread, any time, also after shutdown().
+    /// What each worker slot has done so far (metrics.hpp): any thread, any time, also after shutdown().
     pool_metrics metrics() const { return runtime_->metrics(); }
 
-    // Records a timeline of what runs where (trace.hpp); stop_trace writes it as Chrome trace-event JSON, which
-    // ui.perfetto.dev and chrome://tracing open. Any thread, any time.
+    /// Records a timeline of what runs where (trace.hpp); stop_trace writes it as Chrome trace-event JSON, which
+    /// ui.perfetto.dev and chrome://tracing open. Any thread, any time.
     void start_trace() { runtime_->start_trace(); }
+    /// Stops the trace that start_trace() began and writes it to `out` as Chrome trace-event JSON (trace.hpp).
+    /// Without a trace it writes a valid trace with no events. Any thread, any time.
     void stop_trace(std::ostream& out) { runtime_->stop_trace(out); }
 
-    // The scheduler whose worker is calling, or nullptr on any other thread.
+    /// The scheduler whose worker is calling, or nullptr on any other thread.
     static scheduler* current() noexcept {
         detail::worker* self = detail::current_worker;
         return self != nullptr ? static_cast<scheduler*>(self->pool->owner()) : nullptr;
@@ -216,9 +237,9 @@ struct default_scheduler_guard {
 };
 }  // namespace detail
 
-// The process-wide scheduler with hardware_concurrency() workers: created on first use, shut down at exit.
-// After it was destroyed (at exit: an atexit handler, a static destructor, a thread_local destructor running late)
-// default_scheduler() and taskforge::spawn from outside a worker throw scheduler_closed.
+/// The process-wide scheduler with hardware_concurrency() workers: created on first use, shut down at exit.
+/// After it was destroyed (at exit: an atexit handler, a static destructor, a thread_local destructor running late)
+/// default_scheduler() and taskforge::spawn from outside a worker throw scheduler_closed.
 inline scheduler& default_scheduler() {
     if (detail::default_scheduler_gone.load(std::memory_order_acquire)) throw scheduler_closed();
     static scheduler instance{};
@@ -227,7 +248,7 @@ inline scheduler& default_scheduler() {
     return instance;
 }
 
-// Spawns on the calling worker's scheduler, or on default_scheduler() from any other thread.
+/// Spawns on the calling worker's scheduler, or on default_scheduler() from any other thread (scheduler::spawn).
 template <class F, class... Args>
 requires detail::spawnable<F, Args...>
 auto spawn(F&& function, Args&&... arguments) {
@@ -236,6 +257,7 @@ auto spawn(F&& function, Args&&... arguments) {
         .spawn(std::forward<F>(function), std::forward<Args>(arguments)...);
 }
 
+/// Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
 template <class F, class... Args>
 requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) {
     (void)detail::spawnable_check<F, Args...>{};  // names the fix: std::ref

@@ -1,54 +1,57 @@
-// taskforge/task.hpp — C++20 coroutines on the pool: task<T>, co_await on handles, pool.schedule(), sync_wait.
-//
-//   taskforge::task<int> compute(taskforge::scheduler& pool, int x) {
-//       co_await pool.schedule();                 // continue on one of pool's workers
-//       int a = co_await pool.spawn(heavy, x);    // suspends (no worker blocks); resumes when it is done; rethrows
-//       int b = co_await other_coroutine(x);      // awaiting a task<T> runs it (symmetric transfer)
-//       auto [c, d] = co_await taskforge::when_all(pool.spawn(f), pool.spawn(g));
-//       co_return a + b + c + d;
-//   }
-//   auto handle = pool.spawn(compute, std::ref(pool), 7);   // a coroutine function spawned: task_handle<int>
-//   int v = taskforge::sync_wait(compute(pool, 7));          // run it here and block until it is done
-//
-// task<T>
-//   * Lazy: it starts when awaited, spawned or sync_wait'ed; move-only; destroying one that never started frees its
-//     frame. Awaiting it runs it to its end and gives its value or rethrows its exception; awaiting an empty
-//     (moved-from) task throws std::future_error(no_state). T is void or an object type.
-//   * A coroutine resumes another by symmetric transfer, so chains of awaits do not grow the stack — provided the
-//     compiler emits those resumptions as tail calls: clang does at every level, g++ only with
-//     -foptimize-sibling-calls (on from -O2; the CMake target adds it for g++ consumers at every level).
-//   * Coroutine frames come from the per-thread frame pool, like task frames (no global operator new once warm).
-// co_await pool.schedule()
-//   Continues the coroutine on one of pool's workers (from a worker of pool: after the tasks queued before it on
-//   that worker, which gives others a turn). On a pool that was shut down it throws scheduler_closed.
-// co_await handle (a task_handle<T>, lvalue or rvalue)
-//   Does not suspend if the task already finished. If nobody started it yet and the coroutine runs on a worker of
-//   the task's pool, the task runs right there first (as a waiting worker would run it: its work is what the
-//   coroutine waits for); if it does not finish there (a coroutine that suspended), or ran elsewhere, the
-//   coroutine suspends without blocking any thread,
-//   and is resumed on its home pool — the scheduler whose worker it suspended on, else the task's — when the task
-//   finishes; then it gets the value (consuming the handle, as get() does), or the task's exception, or
-//   task_cancelled. If the home pool no longer accepts work by then (shut down), the coroutine is resumed on the
-//   thread that finished the task, once that task's completion is fully published, and the co_await throws
-//   scheduler_closed. A scheduler's shutdown() (and destructor) waits for the coroutines spawned on it to finish
-//   and for those suspended with it as their home to be resumed: a coroutine that waits forever holds it up, as a
-//   task that runs forever does. when_all / when_any results and
-//   then() handles are task_handles, so they are awaited the same way.
-// pool.spawn(coroutine_function, args...)
-//   Returns task_handle<T> for a function returning task<T>: the coroutine starts on a worker, the handle finishes
-//   when the coroutine does. The callable and the arguments live until then, so a lambda's captures are safe to
-//   use across co_await (C++ Core Guidelines CP.51). A coroutine function that takes a std::stop_token first gets
-//   one (task_handle::request_stop).
-// sync_wait(task)
-//   Starts the task on the calling thread and blocks until it finished; returns its value or rethrows. On a worker
-//   it blocks as a wait does (the pool stands in a spare worker meanwhile).
-// co_await taskforge::this_task::stop_token()
-//   The std::stop_token of the spawned task the coroutine runs for, without suspending: a coroutine function
-//   spawned with pool.spawn that takes a std::stop_token first gets it as its argument, and every task<T> it
-//   awaits (at any depth) sees the same token here, so task_handle::request_stop() reaches all of them. Tasks
-//   they spawn have tokens of their own. Empty (stop_possible() is false) in a coroutine run by sync_wait or
-//   spawned from a function that takes no std::stop_token. Only in taskforge::task<T> coroutines.
-// Not yet: `co_await group` for a task_group (wait for it from a plain task, or await the handles).
+/// @file
+/// taskforge/task.hpp — C++20 coroutines on the pool: task<T>, co_await on handles, pool.schedule(), sync_wait.
+///
+/// @code
+///   taskforge::task<int> compute(taskforge::scheduler& pool, int x) {
+///       co_await pool.schedule();                 // continue on one of pool's workers
+///       int a = co_await pool.spawn(heavy, x);    // suspends (no worker blocks); resumes when it is done; rethrows
+///       int b = co_await other_coroutine(x);      // awaiting a task<T> runs it (symmetric transfer)
+///       auto [c, d] = co_await taskforge::when_all(pool.spawn(f), pool.spawn(g));
+///       co_return a + b + c + d;
+///   }
+///   auto handle = pool.spawn(compute, std::ref(pool), 7);   // a coroutine function spawned: task_handle<int>
+///   int v = taskforge::sync_wait(compute(pool, 7));          // run it here and block until it is done
+/// @endcode
+///
+/// task<T>
+///   * Lazy: it starts when awaited, spawned or sync_wait'ed; move-only; destroying one that never started frees its
+///     frame. Awaiting it runs it to its end and gives its value or rethrows its exception; awaiting an empty
+///     (moved-from) task throws std::future_error(no_state). T is void or an object type.
+///   * A coroutine resumes another by symmetric transfer, so chains of awaits do not grow the stack — provided the
+///     compiler emits those resumptions as tail calls: clang does at every level, g++ only with
+///     -foptimize-sibling-calls (on from -O2; the CMake target adds it for g++ consumers at every level).
+///   * Coroutine frames come from the per-thread frame pool, like task frames (no global operator new once warm).
+/// co_await pool.schedule()
+///   Continues the coroutine on one of pool's workers (from a worker of pool: after the tasks queued before it on
+///   that worker, which gives others a turn). On a pool that was shut down it throws scheduler_closed.
+/// co_await handle (a task_handle<T>, lvalue or rvalue)
+///   Does not suspend if the task already finished. If nobody started it yet and the coroutine runs on a worker of
+///   the task's pool, the task runs right there first (as a waiting worker would run it: its work is what the
+///   coroutine waits for); if it does not finish there (a coroutine that suspended), or ran elsewhere, the
+///   coroutine suspends without blocking any thread,
+///   and is resumed on its home pool — the scheduler whose worker it suspended on, else the task's — when the task
+///   finishes; then it gets the value (consuming the handle, as get() does), or the task's exception, or
+///   task_cancelled. If the home pool no longer accepts work by then (shut down), the coroutine is resumed on the
+///   thread that finished the task, once that task's completion is fully published, and the co_await throws
+///   scheduler_closed. A scheduler's shutdown() (and destructor) waits for the coroutines spawned on it to finish
+///   and for those suspended with it as their home to be resumed: a coroutine that waits forever holds it up, as a
+///   task that runs forever does. when_all / when_any results and
+///   then() handles are task_handles, so they are awaited the same way.
+/// pool.spawn(coroutine_function, args...)
+///   Returns task_handle<T> for a function returning task<T>: the coroutine starts on a worker, the handle finishes
+///   when the coroutine does. The callable and the arguments live until then, so a lambda's captures are safe to
+///   use across co_await (C++ Core Guidelines CP.51). A coroutine function that takes a std::stop_token first gets
+///   one (task_handle::request_stop).
+/// sync_wait(task)
+///   Starts the task on the calling thread and blocks until it finished; returns its value or rethrows. On a worker
+///   it blocks as a wait does (the pool stands in a spare worker meanwhile).
+/// co_await taskforge::this_task::stop_token()
+///   The std::stop_token of the spawned task the coroutine runs for, without suspending: a coroutine function
+///   spawned with pool.spawn that takes a std::stop_token first gets it as its argument, and every task<T> it
+///   awaits (at any depth) sees the same token here, so task_handle::request_stop() reaches all of them. Tasks
+///   they spawn have tokens of their own. Empty (stop_possible() is false) in a coroutine run by sync_wait or
+///   spawned from a function that takes no std::stop_token. Only in taskforge::task<T> coroutines.
+/// Not yet: `co_await group` for a task_group (wait for it from a plain task, or await the handles).
 #pragma once
 
 #include <coroutine>
@@ -67,6 +70,9 @@
 
 namespace taskforge {
 
+/// A lazy, move-only coroutine that runs on a taskforge pool: it starts when awaited, spawned or sync_wait'ed,
+/// and gives its awaiter its value or rethrows its exception (see task.hpp for the whole contract).
+/// @tparam T the result type: void or an object type.
 template <class T = void>
 class [[nodiscard]] task {
     static_assert(std::is_void_v<T> || (std::is_object_v<T> && !std::is_array_v<T>),
@@ -74,12 +80,15 @@ class [[nodiscard]] task {
                   "std::reference_wrapper to share an object)");
 
 public:
-    using value_type = T;
+    using value_type = T;  ///< The type `co_await` on this task gives.
 
-    class promise_type;
+    class promise_type;  ///< The coroutine promise (C++20 machinery; users never name it).
 
+    /// An empty task: valid() is false, and awaiting it throws std::future_error(no_state).
     task() noexcept = default;
+    /// Takes `other`'s coroutine; `other` becomes empty.
     task(task&& other) noexcept : coroutine_(std::exchange(other.coroutine_, nullptr)) {}
+    /// Destroys this task's coroutine, if any (freeing its frame), and takes `other`'s.
     task& operator=(task&& other) noexcept {
         if (this != &other) {
             if (coroutine_) coroutine_.destroy();
@@ -89,17 +98,20 @@ public:
     }
     task(const task&) = delete;
     task& operator=(const task&) = delete;
+    /// Destroys the coroutine if this task still owns it (a task that never started frees its frame).
     ~task() {
         if (coroutine_) coroutine_.destroy();
     }
 
+    /// True while the task owns a coroutine (not default-constructed, moved from or released).
     bool valid() const noexcept { return static_cast<bool>(coroutine_); }
 
-    // Awaiting a task runs it (symmetric transfer) and gives its value or rethrows its exception.
+    /// Awaiting a task runs it (symmetric transfer) and gives its value or rethrows its exception.
     auto operator co_await() & noexcept { return awaiter{coroutine_}; }
+    /// As above, for a temporary task (`co_await make_task()`).
     auto operator co_await() && noexcept { return awaiter{coroutine_}; }
 
-    // The coroutine, let go (detail: the spawn and sync_wait machinery owns it from here on).
+    /// The coroutine, let go: the caller owns it from here on (used by the spawn and sync_wait machinery).
     std::coroutine_handle<promise_type> release() noexcept { return std::exchange(coroutine_, nullptr); }
 
 private:
@@ -125,26 +137,34 @@ private:
     std::coroutine_handle<promise_type> coroutine_;
 };
 
+/// The promise of a task<T> with a value: holds the value or the exception until the awaiter takes it.
 template <class T>
 class task<T>::promise_type : public detail::promise_core {
 public:
+    /// The task that owns this coroutine.
     task get_return_object() noexcept { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    /// Keeps the exception for the awaiter.
     void unhandled_exception() noexcept { outcome.set_error(std::current_exception()); }
+    /// Keeps the value of `co_return value;` for the awaiter.
     template <class U = T>
     requires std::is_convertible_v<U&&, T>
     void return_value(U&& value) { outcome.set_value(std::forward<U>(value)); }
 
-    detail::coroutine_outcome<T> outcome;
+    detail::coroutine_outcome<T> outcome;  ///< The value or the exception.
 };
 
+/// The promise of a task<void>: holds the exception, if any, until the awaiter looks.
 template <>
 class task<void>::promise_type : public detail::promise_core {
 public:
+    /// The task that owns this coroutine.
     task get_return_object() noexcept { return task(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    /// Keeps the exception for the awaiter.
     void unhandled_exception() noexcept { outcome.set_error(std::current_exception()); }
+    /// `co_return;` or the end of the body.
     void return_void() const noexcept {}
 
-    detail::coroutine_outcome<void> outcome;
+    detail::coroutine_outcome<void> outcome;  ///< The exception, if any.
 };
 
 namespace detail {
@@ -231,23 +251,27 @@ sync_driver<T> drive(task<T> work, std::shared_ptr<sync_slot<T>> slot) {
 
 }  // namespace detail
 
-// Suspends until `handle`'s task finished (see above). The handle must outlive the co_await (it does for a
-// temporary in the co_await expression and for a named handle).
+/// `co_await handle`: suspends until `handle`'s task finished, then gives its value or rethrows (see task.hpp).
+/// The handle must outlive the co_await (it does for a temporary in the co_await expression and a named handle).
 template <class T>
 detail::handle_awaiter<task_handle<T>> operator co_await(task_handle<T>& handle) {
     return detail::handle_awaiter<task_handle<T>>(handle);
 }
+/// `co_await pool.spawn(f)`: as above, for a temporary handle.
 template <class T>
 detail::handle_awaiter<task_handle<T>> operator co_await(task_handle<T>&& handle) {
     return detail::handle_awaiter<task_handle<T>>(handle);
 }
 
+/// What a coroutine can ask about the spawned task it runs for.
 namespace this_task {
 
-// co_await this_task::stop_token(): the stop token of the spawned task this coroutine runs for (see above).
+/// The awaitable of `co_await this_task::stop_token()`: gives the stop token without suspending.
 class stop_token_awaiter {
 public:
+    /// Always goes through await_suspend, which reads the coroutine's promise.
     bool await_ready() const noexcept { return false; }
+    /// Reads the token from the awaiting coroutine's promise and goes on without suspending (returns false).
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> self) noexcept {
         static_assert(std::is_base_of_v<detail::promise_core, Promise>,
@@ -255,17 +279,22 @@ public:
         token_ = self.promise().stop;
         return false;  // no suspension: the coroutine goes on at once
     }
+    /// The token read by await_suspend.
     std::stop_token await_resume() noexcept { return std::move(token_); }
 
 private:
     std::stop_token token_;
 };
 
+/// `co_await taskforge::this_task::stop_token()`: the std::stop_token of the spawned task this coroutine runs for,
+/// handed down to every task<T> it awaits; empty under sync_wait or when the spawned function takes no
+/// std::stop_token. Only in task<T> coroutines (elsewhere: a compile error).
 inline stop_token_awaiter stop_token() noexcept { return {}; }
 
 }  // namespace this_task
 
-// Runs `work` on the calling thread until it suspends, then blocks until it finished; its value, or its exception.
+/// Runs `work` on the calling thread until it suspends, then blocks until it finished; returns its value or rethrows
+/// its exception. An empty task throws std::future_error(no_state). On a worker it blocks as a wait does.
 template <class T>
 T sync_wait(task<T> work) {
     if (!work.valid()) throw std::future_error(std::future_errc::no_state);

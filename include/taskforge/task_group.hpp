@@ -1,35 +1,38 @@
-// taskforge/task_group.hpp — fork-join without a handle per task.
-//
-//   taskforge::task_group group{pool};
-//   for (auto& item : items) group.spawn(process, std::ref(item));
-//   group.wait();   // runs the group's own queued tasks or blocks; then rethrows the first exception, if any
-//
-// Contract
-//   * spawn() is thread-safe: from the owner, from other threads, and from the group's own tasks, also while wait()
-//     runs on another thread. It throws scheduler_closed (and runs nothing) after the pool's shutdown began, unless
-//     called from one of the pool's running tasks.
-//   * wait() returns once the group's count of unfinished tasks was zero at some moment after the call began
-//     (tasks spawned concurrently may or may not be covered); it never sleeps through such a moment. On a worker
-//     of the group's pool it runs the group's tasks found on top of its own deque, and nothing unrelated
-//     (detail/waiting.hpp); otherwise it blocks while the pool stands in a spare worker for it.
-//   * Several threads may wait() at once. If tasks threw, exactly one of the waiters that return afterwards (the
-//     first to look) rethrows the first exception; the others return normally. Later exceptions of the round are
-//     dropped, and the group is clean for reuse.
-//   * wait() from inside one of the group's own tasks (at any depth on that thread) would wait for itself: it
-//     throws std::system_error(resource_deadlock_would_occur).
-//   * The destructor waits if wait() was not called; an exception it would have rethrown goes to the pool's
-//     options::on_unhandled_exception (copied when the group was made).
-//   * A group may outlive its scheduler: after the scheduler is destroyed (which ran every accepted task), wait()
-//     and the destructor are still fine; spawn() is not (the scheduler reference dangles).
-//   * cancel() (thread-safe, also from the group's tasks) skips the group's tasks that have not started, now or
-//     spawned later, and requests a stop on the std::stop_token of those that take one (a callable that can take a
-//     std::stop_token first gets the group's). wait() then throws task_cancelled (instead of an exception a task
-//     threw), once every task that did start has finished. A group stays cancelled. A group made inside a task of
-//     another group sees that group's cancellation too: its tasks are skipped and its wait() throws
-//     task_cancelled — never returns as if all its work had run. "Inside" covers the task's own code and the
-//     join halves and loop pieces forked from it, wherever they run; not tasks spawned from it (they may outlive
-//     it). Such an inner group must end (be destroyed) before the task that made it returns. The destructor does
-//     not report a cancellation.
+/// @file
+/// taskforge/task_group.hpp — fork-join without a handle per task.
+///
+/// @code
+///   taskforge::task_group group{pool};
+///   for (auto& item : items) group.spawn(process, std::ref(item));
+///   group.wait();   // runs the group's own queued tasks or blocks; then rethrows the first exception, if any
+/// @endcode
+///
+/// Contract
+///   * spawn() is thread-safe: from the owner, from other threads, and from the group's own tasks, also while wait()
+///     runs on another thread. It throws scheduler_closed (and runs nothing) after the pool's shutdown began, unless
+///     called from one of the pool's running tasks.
+///   * wait() returns once the group's count of unfinished tasks was zero at some moment after the call began
+///     (tasks spawned concurrently may or may not be covered); it never sleeps through such a moment. On a worker
+///     of the group's pool it runs the group's tasks found on top of its own deque, and nothing unrelated
+///     (detail/waiting.hpp); otherwise it blocks while the pool stands in a spare worker for it.
+///   * Several threads may wait() at once. If tasks threw, exactly one of the waiters that return afterwards (the
+///     first to look) rethrows the first exception; the others return normally. Later exceptions of the round are
+///     dropped, and the group is clean for reuse.
+///   * wait() from inside one of the group's own tasks (at any depth on that thread) would wait for itself: it
+///     throws std::system_error(resource_deadlock_would_occur).
+///   * The destructor waits if wait() was not called; an exception it would have rethrown goes to the pool's
+///     options::on_unhandled_exception (copied when the group was made).
+///   * A group may outlive its scheduler: after the scheduler is destroyed (which ran every accepted task), wait()
+///     and the destructor are still fine; spawn() is not (the scheduler reference dangles).
+///   * cancel() (thread-safe, also from the group's tasks) skips the group's tasks that have not started, now or
+///     spawned later, and requests a stop on the std::stop_token of those that take one (a callable that can take a
+///     std::stop_token first gets the group's). wait() then throws task_cancelled (instead of an exception a task
+///     threw), once every task that did start has finished. A group stays cancelled. A group made inside a task of
+///     another group sees that group's cancellation too: its tasks are skipped and its wait() throws
+///     task_cancelled — never returns as if all its work had run. "Inside" covers the task's own code and the
+///     join halves and loop pieces forked from it, wherever they run; not tasks spawned from it (they may outlive
+///     it). Such an inner group must end (be destroyed) before the task that made it returns. The destructor does
+///     not report a cancellation.
 #pragma once
 
 #include <exception>
@@ -42,16 +45,22 @@
 
 namespace taskforge {
 
+/// A set of tasks spawned on one scheduler and waited for together, without a handle per task. See task_group.hpp
+/// for the contract (thread safety, exceptions, cancellation, nesting).
 class task_group {
 public:
+    /// An empty group whose tasks run on `pool`. Made inside a task of another group, it nests in that group: it sees
+    /// that group's cancellation, and must be destroyed before that task returns.
     explicit task_group(scheduler& pool) noexcept
         : pool_(pool),
           runtime_(pool.runtime_.get()),
           report_(runtime_->on_unhandled_exception()),
           state_(enclosing_group()) {}
-    task_group(const task_group&) = delete;
-    task_group& operator=(const task_group&) = delete;
+    task_group(const task_group&) = delete;             ///< Not copyable.
+    task_group& operator=(const task_group&) = delete;  ///< Not copyable.
 
+    /// Waits as wait() does; an exception wait() would have rethrown goes to options::on_unhandled_exception (a
+    /// cancellation is not reported).
     ~task_group() {
         try {
             wait();
@@ -61,10 +70,14 @@ public:
         }
     }
 
-    // Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
+    /// Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
     template <class F, class... Args>
     requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) { (void)detail::spawnable_check<F, Args...>{}; }
 
+    /// Runs std::invoke(function, arguments...) on a worker of the group's scheduler, with decay-copies of both, as
+    /// a task of this group; its result is dropped, its exception kept for wait(). A callable that can take a
+    /// std::stop_token first gets the group's. Thread-safe; throws scheduler_closed (and runs nothing) after the
+    /// scheduler's shutdown began, unless called from one of its running tasks.
     template <class F, class... Args>
     requires detail::spawnable<F, Args...>
     void spawn(F&& function, Args&&... arguments) {
@@ -85,6 +98,9 @@ public:
         }
     }
 
+    /// Returns once the group's count of unfinished tasks was zero at some moment after the call began; then
+    /// rethrows the first exception a task threw (to one waiter), or throws task_cancelled if the group was
+    /// cancelled. From inside one of the group's own tasks it throws std::system_error(resource_deadlock_would_occur).
     void wait() {
         if (!detail::group_state::no_tasks_left(state_.word().load(std::memory_order_acquire))) {
             detail::wait_for_group(state_, runtime_);  // acquire of zero inside: [G2]
@@ -94,7 +110,7 @@ public:
         if (error) std::rethrow_exception(std::move(error));
     }
 
-    // Skips the tasks not yet started and asks the running ones to stop; wait() then throws task_cancelled.
+    /// Skips the tasks not yet started and asks the running ones to stop; wait() then throws task_cancelled.
     void cancel() noexcept { state_.cancellation.cancel(); }
 
 private:
