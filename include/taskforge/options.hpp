@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <functional>
 
 namespace taskforge {
 
@@ -41,6 +42,19 @@ struct options {
     /// two, from 1 to max_trace_events_per_thread, else the constructor throws std::invalid_argument. A ring takes 40
     /// bytes per event (2.5 MiB at the default) and is allocated by the first start_trace(), never before.
     std::size_t trace_events_per_thread = std::size_t{1} << 16;
+
+    /// Placement hook: runs on each thread the scheduler starts, on that thread, before it takes any work — its
+    /// workers (`index` 0 .. threads - 1) and the spare threads that stand in for workers blocked in waits (higher
+    /// indices; a retired spare's index is reused by a later spare). Pin the thread, name it, set its priority:
+    /// a name set here also labels the thread's track in a trace. An exception it throws goes to
+    /// on_unhandled_exception, and the thread runs as if the hook had returned. Empty = nothing runs.
+    std::function<void(std::size_t index)> on_worker_start = {};
+
+    /// Runs on each thread the scheduler started, on that thread, after it took its last task and just before it
+    /// exits (at shutdown, or when a spare retires), with the index on_worker_start had. scheduler::current() is
+    /// then null: a task spawned here goes through the pool's outside queue (scheduler_closed once shut down).
+    /// Exceptions as for on_worker_start. Empty = nothing runs.
+    std::function<void(std::size_t index)> on_worker_stop = {};
 
     /// The most worker threads a scheduler may have (the bound of `threads`).
     static constexpr std::size_t max_threads = 1024;

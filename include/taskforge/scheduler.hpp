@@ -218,7 +218,9 @@ private:
                 std::bit_ceil(settings.trace_events_per_thread),
                 settings.on_unhandled_exception != nullptr ? settings.on_unhandled_exception
                                                            : &detail::default_exception_report,
-                self};
+                self,
+                settings.on_worker_start,
+                settings.on_worker_stop};
     }
 
     void submit(detail::job* work) { runtime_->submit(work); }

@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <ostream>
@@ -107,7 +108,9 @@ struct runtime_settings {
     std::size_t guests;        // guest slots (guest_slots.hpp)
     std::size_t trace_events;  // events each slot's trace ring keeps (trace_ring.hpp), a power of two
     exception_handler on_unhandled_exception;
-    void* owner;  // the public scheduler object, returned by scheduler::current()
+    void* owner;                                       // the public scheduler object, returned by scheduler::current()
+    std::function<void(std::size_t)> on_worker_start;  // options::on_worker_start (may be empty)
+    std::function<void(std::size_t)> on_worker_stop;   // options::on_worker_stop (may be empty)
 };
 
 class runtime {
@@ -136,6 +139,7 @@ public:
         for (std::size_t i = 0; i < settings.threads; ++i) add_slot(false);
         for (std::size_t i = 0; i < settings.guests; ++i) add_slot(false).guest = true;
         threads_.resize(capacity_);
+        thread_names_.resize(capacity_);
         live_ = settings.threads;
         std::size_t started = 0;
         try {
@@ -452,15 +456,17 @@ private:
         return slot < settings_.threads + settings_.guests ? worker_role::guest : worker_role::spare;
     }
     std::string track_name(std::size_t slot) const {
+        const std::string& named = thread_names_[slot];  // a start hook's pthread name, if any
+        const std::string suffix = named.empty() ? std::string() : " (" + named + ")";
         switch (role_of(slot)) {
             case worker_role::worker:
-                return "worker " + std::to_string(slot);
+                return "worker " + std::to_string(slot) + suffix;
             case worker_role::guest:
                 return "guest " + std::to_string(slot - settings_.threads);
             case worker_role::spare:
                 break;
         }
-        return "spare " + std::to_string(slot);
+        return "spare " + std::to_string(slot) + suffix;
     }
     // Under spares_mutex_: `slot` keeps `ring` for the runtime's life (instruments.hpp).
     void adopt_ring_locked(worker& slot, std::unique_ptr<trace_ring> ring) {
@@ -486,6 +492,8 @@ private:
     static void note_wakeup(worker& self) noexcept;
     bool try_retire_spare(worker& self);
     void leave(worker& self);
+    void started_hook(worker& self);
+    void run_hook(const std::function<void(std::size_t)>& hook, std::size_t index) noexcept;
     void start_spare_locked();
     worker& add_slot(bool spare);
     struct stack_bounds {
@@ -603,9 +611,10 @@ private:
     std::vector<launched_thread> threads_;
     std::mutex shutdown_mutex_;
     std::mutex spares_mutex_;
-    std::size_t live_ = 0;                 // started threads, spares included; guarded by spares_mutex_
-    std::size_t blocked_ = 0;              // of those, blocked in a wait; guarded by spares_mutex_
-    std::vector<std::size_t> free_slots_;  // retired spares' slots; guarded by spares_mutex_
+    std::size_t live_ = 0;                   // started threads, spares included; guarded by spares_mutex_
+    std::size_t blocked_ = 0;                // of those, blocked in a wait; guarded by spares_mutex_
+    std::vector<std::size_t> free_slots_;    // retired spares' slots; guarded by spares_mutex_
+    std::vector<std::string> thread_names_;  // per slot, the name its start hook gave its thread; spares_mutex_
     // Tracing (trace.hpp): start_trace() and stop_trace() hold trace_mutex_, and both locks to change these.
     std::mutex trace_mutex_;
     bool tracing_ = false;                            // guarded by spares_mutex_
@@ -623,6 +632,7 @@ inline void runtime::worker_main(worker& self) {
     self.stack_floor = stack_floor(settings_.stack_size);
     current_worker = &self;
     frame_cache::prepare_worker_thread();
+    if (settings_.on_worker_start) started_hook(self);
     for (;;) {
         job* work = next_job(self);
         if (work != nullptr) {
@@ -697,6 +707,7 @@ inline void runtime::note_wakeup(worker& self) noexcept {
 }
 
 inline bool runtime::try_retire_spare(worker& self) {
+    const std::size_t index = self.index;
     self.instruments.publish();  // [M1] its last counts, before the slot can change hands
     deferred_finishes::flush();
     frame_cache::flush_this_thread();
@@ -707,6 +718,8 @@ inline bool runtime::try_retire_spare(worker& self) {
         --live_;
         free_slots_.push_back(self.index);  // from here on `self` belongs to the next spare of this slot
     }
+    // Before the count below: the runtime stays alive for it. A spare that reuses the slot joins this thread first.
+    run_hook(settings_.on_worker_stop, index);
     // Release: our last accesses to the runtime happen-before shutdown's acquire of zero. futex_wake reads nothing.
     spares_alive_.fetch_sub(1, std::memory_order_release);
     futex_wake_all(spares_alive_);
@@ -720,7 +733,8 @@ inline void runtime::leave(worker& self) {
     deferred_finishes::flush();
     frame_cache::flush_this_thread();
     current_worker = nullptr;
-    if (!self.spare) return;  // joined by shutdown()
+    run_hook(settings_.on_worker_stop, self.index);  // out of the pool: it takes no more work
+    if (!self.spare) return;                         // joined by shutdown()
     {
         std::lock_guard lock(spares_mutex_);
         --live_;
@@ -728,6 +742,29 @@ inline void runtime::leave(worker& self) {
     }
     spares_alive_.fetch_sub(1, std::memory_order_release);  // as in try_retire_spare
     futex_wake_all(spares_alive_);
+}
+
+// --- placement hooks (options::on_worker_start / on_worker_stop) --------------------------------------------------
+
+// A thread the runtime started, on itself: the start hook, before it takes any work; then the thread's name, if
+// the hook set one, for its trace track.
+inline void runtime::started_hook(worker& self) {
+    const std::string before = this_thread_name();
+    run_hook(settings_.on_worker_start, self.index);
+    std::string after = this_thread_name();
+    std::lock_guard lock(spares_mutex_);  // thread_names_ is read by stop_trace under it
+    thread_names_[self.index] = after != before ? std::move(after) : std::string();
+}
+
+// A thread the runtime started, on itself: a hook's exception goes to on_unhandled_exception, and the thread
+// carries on as if the hook had returned.
+inline void runtime::run_hook(const std::function<void(std::size_t)>& hook, std::size_t index) noexcept {
+    if (!hook) return;
+    try {
+        hook(index);
+    } catch (...) {
+        settings_.on_unhandled_exception(std::current_exception());
+    }
 }
 
 // --- spares -----------------------------------------------------------------------------------------------------

@@ -91,6 +91,13 @@ launched_thread launch_thread(std::size_t stack_size, Body body) {
     return launched_thread::start(stack_size, std::move(body));
 }
 
+// The calling thread's name as the system keeps it (what `top -H` shows); empty where it cannot be read.
+inline std::string this_thread_name() {
+    char name[64] = {};
+    if (pthread_getname_np(pthread_self(), name, sizeof name) != 0) return {};
+    return name;
+}
+
 #else
 
 using launched_thread = std::thread;
@@ -101,6 +108,8 @@ template <class Body>
 launched_thread launch_thread(std::size_t, Body body) {
     return std::thread(std::move(body));
 }
+
+inline std::string this_thread_name() { return {}; }
 
 #endif
 
