@@ -34,6 +34,7 @@
 #include <memory>
 #include <ostream>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -163,8 +164,32 @@ public:
         spawn([this, &all] { detail::invoke_range<0, sizeof...(F)>(*runtime_, all); }).get();
     }
 
-    /// The number of workers (options::threads, resolved), spares not counted.
+    /// The number of workers the pool keeps: options::threads (resolved), or the last resize(); spares that stand
+    /// in for workers blocked in waits are not counted.
     std::size_t thread_count() const noexcept { return runtime_->thread_count(); }
+
+    /// Changes the number of workers to `threads` (1 <= threads <= options::max_threads), while tasks run and
+    /// other threads spawn and wait. Growing starts the new workers before it returns; they take work at once
+    /// (and run options::on_worker_start). Shrinking asks that many workers to leave: each leaves between two
+    /// tasks — a running task is never interrupted — and hands the tasks queued on it to the pool first, so
+    /// nothing is lost or run twice and every handle stays valid. thread_count() reports `threads` once resize()
+    /// returns; the threads themselves follow as they reach their next task boundary.
+    /// @throws std::invalid_argument if `threads` is 0 or above options::max_threads.
+    /// @throws std::system_error (resource_deadlock_would_occur) when called from one of this scheduler's own
+    /// threads (a task of the pool); the pool is unchanged.
+    /// @throws scheduler_closed once shutdown() began (also when it races with it); the pool is unchanged.
+    /// @throws std::system_error (resource_unavailable_try_again) if the system refuses a new thread: the pool
+    /// then keeps the workers it has, and thread_count() says how many.
+    void resize(std::size_t threads) {
+        if (threads == 0 || threads > options::max_threads) {
+            throw std::invalid_argument("taskforge: resize(n) needs 1 <= n <= options::max_threads (1024)");
+        }
+        if (runtime_->on_own_worker()) {
+            throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                                    "taskforge: resize() called from one of the scheduler's own threads");
+        }
+        runtime_->resize(threads);
+    }
 
     /// Refuses spawns from outside from then on (scheduler_closed), runs every task already accepted and joins the
     /// workers. Idempotent and thread-safe; from one of this scheduler's own workers it throws
@@ -214,6 +239,7 @@ private:
         return {threads,
                 settings.stack_size == 0 ? options::default_stack_size : settings.stack_size,
                 options::max_spare_threads,
+                options::max_threads,
                 settings.guest_slots,
                 std::bit_ceil(settings.trace_events_per_thread),
                 settings.on_unhandled_exception != nullptr ? settings.on_unhandled_exception

@@ -138,7 +138,8 @@ public:
                     return std::move(owner.frame->result.value);
                 }
             case detail::task_state::failed:
-                // Moved out first: the last reference to the exception is dropped on this thread (docs/design.md, "Exceptions across threads").
+                // Moved out first: the last reference to the exception is dropped on this thread (docs/design.md,
+                // "Exceptions across threads").
                 std::rethrow_exception(std::exchange(owner.frame->error, nullptr));
             default:
                 throw task_cancelled();

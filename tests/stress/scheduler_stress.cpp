@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <taskforge/taskforge.hpp>
@@ -265,4 +266,37 @@ TEST_CASE("memory stays bounded by live tasks: 10M tasks in waves", "[stress]") 
     // pool now gives frames beyond its bound back to the allocator, and the sanitizers' allocators hold freed
     // memory in quarantine (TSan grew 18 MiB over 25 waves), which says nothing about taskforge.
     if (!under_sanitizer) CHECK(at_end - after_first_wave < 16 * 1024);
+}
+
+TEST_CASE("10,000 random resizes between 1 and 16 workers during fork-join forests: every task exactly once",
+          "[stress][resize]") {
+    std::atomic<long> started{0};
+    std::atomic<long> stopped{0};
+    taskforge::options settings{.threads = 2};
+    settings.on_worker_start = [&started](std::size_t) { started.fetch_add(1, std::memory_order_relaxed); };
+    settings.on_worker_stop = [&stopped](std::size_t) { stopped.fetch_add(1, std::memory_order_relaxed); };
+    auto pool_owner = std::make_unique<taskforge::scheduler>(settings);
+    taskforge::scheduler& pool = *pool_owner;
+    const int resizes = 10'000 * stress_scale();
+    std::atomic<int> done{0};
+    std::thread resizer([&] {
+        std::mt19937_64 random(20261127);
+        for (int i = 0; i < resizes; ++i) {
+            pool.resize(1 + random() % 16);
+            done.fetch_add(1, std::memory_order_relaxed);
+            if (random() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(random() % 200));
+        }
+    });
+    std::uint64_t seed = 100;
+    int forests = 0;
+    while (done.load(std::memory_order_relaxed) < resizes) {
+        check(run_forest(pool, seed++, forest_tasks() / 20, 2));
+        ++forests;
+    }
+    resizer.join();
+    std::printf("%d resizes during %d forests; %ld threads started; %zu workers at the end\n", resizes, forests,
+                started.load(), pool.thread_count());
+    CHECK(forests >= 1);
+    pool_owner.reset();
+    CHECK(started.load() == stopped.load());  // every thread a resize started has left
 }

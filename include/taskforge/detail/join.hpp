@@ -146,7 +146,8 @@ join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second)
         return {std::move(first_result), call(second)};  // not taken: `g` runs here; its exception propagates
     }
     wait_for_stolen(self, second_job);
-    // Moved out first: the last reference to the exception is dropped on this thread (docs/design.md, "Exceptions across threads").
+    // Moved out first: the last reference to the exception is dropped on this thread (docs/design.md, "Exceptions
+    // across threads").
     if (second_job.error()) std::rethrow_exception(std::exchange(second_job.error(), nullptr));
     return {std::move(first_result), std::move(*second_job.result())};
 }

@@ -105,6 +105,12 @@ public:
         sleepers_.reserve(slots);
     }
 
+    // resize() changed the pool's own worker count. Relaxed: the target only bounds searching and picks which
+    // sleeper to wake first; no data is published through it.
+    void set_target(std::size_t target) noexcept {
+        target_.store(static_cast<std::uint32_t>(target), std::memory_order_relaxed);
+    }
+
     // Publisher, after a deque push (needs the fence; see (b) above).
     void notify_after_push() noexcept {
 #if !defined(TASKFORGE_MODEL_MUTANT_PUSH_WITHOUT_FENCE)  // mutant (model build only): strands a job [P1]
@@ -144,7 +150,7 @@ public:
         std::uint64_t state = state_.load(std::memory_order_relaxed);
         for (;;) {
             const std::uint64_t searching = searching_of(state);
-            if (searching > 0 && 2 * searching >= target_) return false;
+            if (searching > 0 && 2 * searching >= target_.load(std::memory_order_relaxed)) return false;
             // Relaxed: the count only bounds contention; no data is published through it.
             if (state_.compare_exchange_weak(state, state + one_searching, std::memory_order_relaxed,
                                              std::memory_order_relaxed)) {
@@ -203,6 +209,28 @@ public:
         return closing_;
     }
 
+    // Wakes every worker asleep now, counted as searching (resize() asked some to retire: runtime.hpp [R4]). Any
+    // thread. One at a time, without allocating; one that parks again meanwhile may be woken a second time.
+    void wake_all() noexcept {
+        std::size_t asleep = 0;
+        {
+            std::lock_guard<mutex> lock(sleepers_mutex_);
+            asleep = sleepers_.size();
+        }
+        for (; asleep > 0; --asleep) {
+            std::size_t sleeper = 0;
+            {
+                std::lock_guard<mutex> lock(sleepers_mutex_);
+                if (sleepers_.empty()) return;
+                sleeper = sleepers_.back();
+                sleepers_.pop_back();
+                // Relaxed inside the lock, as in notify_one.
+                state_.fetch_add(one_searching - one_parked, std::memory_order_relaxed);
+            }
+            parkers_[sleeper].unpark();
+        }
+    }
+
     // shutdown(): from now on no worker parks, and every sleeper wakes up to drain and exit.
     void close() noexcept {
         std::vector<std::size_t> wake;
@@ -229,7 +257,7 @@ private:
     std::size_t take_sleeper_locked() noexcept {
         std::size_t position = sleepers_.size() - 1;
         for (std::size_t i = sleepers_.size(); i-- > 0;) {
-            if (sleepers_[i] < target_) {
+            if (sleepers_[i] < target_.load(std::memory_order_relaxed)) {  // after a resize, a heuristic
                 position = i;
                 break;
             }
@@ -240,7 +268,7 @@ private:
         return sleeper;
     }
 
-    const std::uint32_t target_;
+    atomic<std::uint32_t> target_;
     std::vector<parker> parkers_;
     alignas(cache_line) atomic<std::uint64_t> state_{0};
     alignas(cache_line) mutex sleepers_mutex_;

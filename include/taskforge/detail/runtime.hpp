@@ -35,6 +35,22 @@
 //   a wait that depends on a standing worker then throws std::system_error(resource_unavailable_try_again), and
 //   one that does not (a wait for a task already running elsewhere) blocks uncompensated (waiting.hpp [W6]).
 //
+// Resizing (resize(), any thread but the pool's own workers)
+//   `target_` is the number of standing threads the pool keeps: `threads` at first, then whatever resize() set.
+//   [R4] It changes only under spares_mutex_, where [R1] and [R2] compare live_ - blocked_ with it. Growing
+//   starts standing threads at once, in free or new slots (published by add_slot before they run, so their
+//   deques are victims at once). Shrinking posts retire requests: a running thread takes one between tasks (at a
+//   fairness check, or with nothing to do), so nothing of its own is on its stack. It takes it under spares_mutex_,
+//   only while live_ - blocked_ > target_ and shutdown has not begun, and hands every job of its deque to the
+//   injection queue (requeue: accepted work, never refused) before it releases the lock. shutdown() marks
+//   `closing_` under that lock before it closes the queue, so a retirement either ends before shutdown begins
+//   (its jobs are in the queue, which the workers drain before they exit) or never happens. A retired thread's
+//   slot goes back on the free list only after that, with an empty deque. A thread whose park finds the pool
+//   over its target parks with a timeout and retires when it expires, as a spare does [R2].
+//   [R5] Every thread the runtime started is counted in threads_alive_ until it is past its last access to the
+//   runtime; shutdown() waits for the count to reach zero (a thread that starts another counts it first, under
+//   spares_mutex_, and resize() starts none once `closing_` is set), then joins every one of them [R3].
+//
 // Shutdown
 //   shutdown() closes the injection queue (outside spawns now throw scheduler_closed), stops parking, wakes every
 //   sleeper, joins its own workers and waits for the spares to exit. A worker exits only when its own deque and
@@ -105,6 +121,7 @@ struct runtime_settings {
     std::size_t threads;
     std::size_t stack_size;
     std::size_t max_spares;
+    std::size_t max_threads;   // the bound of resize() (options::max_threads)
     std::size_t guests;        // guest slots (guest_slots.hpp)
     std::size_t trace_events;  // events each slot's trace ring keeps (trace_ring.hpp), a power of two
     exception_handler on_unhandled_exception;
@@ -129,7 +146,9 @@ public:
 
     explicit runtime(const runtime_settings& settings)
         : settings_(settings),
-          capacity_(settings.threads + settings.guests + settings.max_spares),
+          capacity_(std::max(settings.threads, settings.max_threads) + settings.guests + settings.max_spares),
+          first_guest_(settings.threads),
+          target_(settings.threads),
           slots_(std::make_unique<worker*[]>(capacity_)),
           idle_(settings.threads, capacity_),
           guests_(static_cast<std::uint32_t>(settings.guests)),
@@ -142,6 +161,7 @@ public:
         thread_names_.resize(capacity_);
         live_ = settings.threads;
         std::size_t started = 0;
+        threads_alive_.store(static_cast<std::uint32_t>(settings.threads), std::memory_order_relaxed);  // [R5]
         try {
             for (; started < settings.threads; ++started) {
                 worker* self = slots_[started];
@@ -151,6 +171,9 @@ public:
             {
                 std::lock_guard lock(spares_mutex_);
                 live_ = started;
+                // Relaxed: the threads that did start count themselves out with release; shutdown acquires.
+                threads_alive_.fetch_sub(static_cast<std::uint32_t>(settings.threads - started),
+                                         std::memory_order_relaxed);
             }
             shutdown();
             throw;
@@ -165,7 +188,9 @@ public:
         if (tracing_) schedulers_tracing.fetch_sub(1, std::memory_order_relaxed);  // destroyed while tracing
     }
 
-    std::size_t thread_count() const noexcept { return settings_.threads; }
+    // Relaxed: a snapshot of the last resize() (or the constructor's count); it orders nothing.
+    std::size_t thread_count() const noexcept { return target_.load(std::memory_order_relaxed); }
+    void resize(std::size_t threads);
     exception_handler on_unhandled_exception() const noexcept { return settings_.on_unhandled_exception; }
     void* owner() const noexcept { return settings_.owner; }
     bool on_own_worker() const noexcept { return current_worker != nullptr && current_worker->pool == this; }
@@ -335,9 +360,9 @@ public:
         if (!self.guest) {
             std::lock_guard lock(spares_mutex_);
             ++blocked_;
-            if (live_ - blocked_ < settings_.threads) {
+            if (live_ - blocked_ < target_.load(std::memory_order_relaxed)) {  // [R1][R4]
                 try {
-                    start_spare_locked();
+                    start_thread_locked(true);
                 } catch (...) {
                     if (required) {
                         --blocked_;
@@ -345,6 +370,7 @@ public:
                     }
                 }
             }
+            note_target_locked();
         }
         fence_seq_cst();  // [P2]: the jobs we leave in our deque get a worker, as in park()
         if (any_work_visible()) idle_.notify_one();
@@ -355,6 +381,7 @@ public:
         if (self.guest) return;
         std::lock_guard lock(spares_mutex_);
         --blocked_;
+        note_target_locked();  // a stand-in started for it may now be one too many [R2]
     }
 
     // A thread that is no worker of any runtime, registered [V5], about to wait without a deadline on work of
@@ -364,7 +391,7 @@ public:
         if (floor == 0) return nullptr;  // on a stack of unknown size: it only waits
         const int index = guests_.try_enter();
         if (index < 0) return nullptr;
-        worker& slot = *slots_[settings_.threads + static_cast<std::size_t>(index)];
+        worker& slot = *slots_[first_guest_ + static_cast<std::size_t>(index)];
         slot.stack_floor = floor;
         current_worker = &slot;
         return &slot;
@@ -446,14 +473,15 @@ public:
         frame_cache::flush_this_thread();
         slot.instruments.publish();  // [M1] before the slot can change hands
         current_worker = nullptr;
-        guests_.leave(static_cast<int>(slot.index - settings_.threads));
+        guests_.leave(static_cast<int>(slot.index - first_guest_));
     }
 
 private:
     void worker_main(worker& self);
     worker_role role_of(std::size_t slot) const noexcept {
-        if (slot < settings_.threads) return worker_role::worker;
-        return slot < settings_.threads + settings_.guests ? worker_role::guest : worker_role::spare;
+        if (slot >= first_guest_ && slot < first_guest_ + settings_.guests) return worker_role::guest;
+        // Relaxed: written under spares_mutex_ when a thread is started in the slot; a snapshot for metrics.
+        return slots_[slot]->stand_in.load(std::memory_order_relaxed) ? worker_role::spare : worker_role::worker;
     }
     std::string track_name(std::size_t slot) const {
         const std::string& named = thread_names_[slot];  // a start hook's pthread name, if any
@@ -462,7 +490,7 @@ private:
             case worker_role::worker:
                 return "worker " + std::to_string(slot) + suffix;
             case worker_role::guest:
-                return "guest " + std::to_string(slot - settings_.threads);
+                return "guest " + std::to_string(slot - first_guest_);
             case worker_role::spare:
                 break;
         }
@@ -490,11 +518,19 @@ private:
     job* next_job(worker& self);
     bool park(worker& self);
     static void note_wakeup(worker& self) noexcept;
-    bool try_retire_spare(worker& self);
-    void leave(worker& self);
+    bool try_retire_idle(worker& self);
+    bool retire_on_request(worker& self);
+    void depart(worker& self, bool counted);
+    // Relaxed: a hint that resize() asked for fewer threads; retire_on_request() decides under spares_mutex_.
+    bool retire_requested() const noexcept { return retire_requests_.load(std::memory_order_relaxed) != 0; }
+    // Under spares_mutex_, after live_, blocked_ or target_ changed: the hint park() reads [R4].
+    void note_target_locked() noexcept {
+        // Relaxed: a hint; the decision to retire is made under spares_mutex_ again.
+        over_target_.store(live_ - blocked_ > target_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
     void started_hook(worker& self);
     void run_hook(const std::function<void(std::size_t)>& hook, std::size_t index) noexcept;
-    void start_spare_locked();
+    void start_thread_locked(bool stand_in);
     worker& add_slot(bool spare);
     struct stack_bounds {
         std::uintptr_t low = 0, high = 0;
@@ -600,6 +636,8 @@ private:
 
     runtime_settings settings_;
     const std::size_t capacity_;
+    const std::size_t first_guest_;               // guest slots are first_guest_ .. first_guest_ + guests - 1
+    atomic<std::size_t> target_;                  // standing threads wanted [R4]; written under spares_mutex_
     std::unique_ptr<worker*[]> slots_;            // [R2] written before slot_count_ publishes it, then constant
     atomic<std::size_t> slot_count_{0};           // slots ever created
     std::vector<std::unique_ptr<worker>> owned_;  // the slots' workers; guarded by spares_mutex_
@@ -611,17 +649,20 @@ private:
     std::vector<launched_thread> threads_;
     std::mutex shutdown_mutex_;
     std::mutex spares_mutex_;
-    std::size_t live_ = 0;                   // started threads, spares included; guarded by spares_mutex_
-    std::size_t blocked_ = 0;                // of those, blocked in a wait; guarded by spares_mutex_
-    std::vector<std::size_t> free_slots_;    // retired spares' slots; guarded by spares_mutex_
-    std::vector<std::string> thread_names_;  // per slot, the name its start hook gave its thread; spares_mutex_
+    std::size_t live_ = 0;                      // started threads, spares included; guarded by spares_mutex_
+    std::size_t blocked_ = 0;                   // of those, blocked in a wait; guarded by spares_mutex_
+    std::vector<std::size_t> free_slots_;       // retired threads' slots; guarded by spares_mutex_
+    bool closing_ = false;                      // shutdown() began [R4]; guarded by spares_mutex_
+    atomic<std::uint32_t> retire_requests_{0};  // [R4] written under spares_mutex_; read relaxed as a hint
+    atomic<bool> over_target_{false};           // live_ - blocked_ > target_ [R4]; as above
+    std::vector<std::string> thread_names_;     // per slot, the name its start hook gave its thread; spares_mutex_
     // Tracing (trace.hpp): start_trace() and stop_trace() hold trace_mutex_, and both locks to change these.
     std::mutex trace_mutex_;
     bool tracing_ = false;                            // guarded by spares_mutex_
     trace_window trace_window_;                       // guarded by trace_mutex_
     std::vector<std::uint64_t> trace_first_;          // per slot [T3]; guarded by spares_mutex_
     std::vector<std::unique_ptr<trace_ring>> rings_;  // guarded by spares_mutex_; freed with the runtime
-    atomic<std::uint32_t> spares_alive_{0};           // spare threads not yet past their last access to the runtime
+    atomic<std::uint32_t> threads_alive_{0};          // started threads not yet past their last access [R5]
     atomic<std::uint32_t> coroutines_{0};  // coroutines that may still reach the runtime (coroutine_frame.hpp [C4])
     const std::uint32_t generation_;
 };
@@ -634,6 +675,7 @@ inline void runtime::worker_main(worker& self) {
     frame_cache::prepare_worker_thread();
     if (settings_.on_worker_start) started_hook(self);
     for (;;) {
+        if (self.ticks == 0 && retire_requested() && retire_on_request(self)) return;  // [R4] between tasks
         job* work = next_job(self);
         if (work != nullptr) {
             if (self.searching) {
@@ -647,9 +689,10 @@ inline void runtime::worker_main(worker& self) {
         // is missed, and what those that left handed back is visible), then nothing queued.
         if (injection_.is_closed() && !guests_.anyone_inside() && drained(self)) break;
         if (inherited()) return;  // a task forked and returned in the child: this thread ends there
-        if (!park(self)) return;  // a spare that retired [R2]: it already left
+        if (retire_requested() && retire_on_request(self)) return;  // [R4] resize() asked for fewer threads
+        if (!park(self)) return;  // a thread over the target that retired [R2]: it already left
     }
-    leave(self);
+    depart(self, true);
 }
 
 // Worker only: steps 1-3 of the loop.
@@ -681,7 +724,8 @@ inline bool runtime::park(worker& self) {
     self.instruments.count(parks);
     self.instruments.mark(trace_kind::park);
     self.instruments.publish();  // [M1] exact while it sleeps
-    if (!self.spare) {
+    // Relaxed: a hint; a thread that parks untimed while the pool is over its target only stays asleep [R4].
+    if (!self.spare && !over_target_.load(std::memory_order_relaxed)) {
         idle_.park(self.index);
         note_wakeup(self);
         return true;
@@ -696,7 +740,7 @@ inline bool runtime::park(worker& self) {
     // Off the list, awake and not searching. Stay if work is visible (the same look as above) or still needed.
     fence_seq_cst();
     if (any_work_visible()) return true;
-    return !try_retire_spare(self);
+    return !try_retire_idle(self);
 }
 
 // Worker only, unparked by a notify: it comes back counted as searching (parking.hpp).
@@ -706,42 +750,69 @@ inline void runtime::note_wakeup(worker& self) noexcept {
     self.instruments.mark(trace_kind::wakeup);
 }
 
-inline bool runtime::try_retire_spare(worker& self) {
+// Worker only, after its timed park expired with no work visible [R2]: leaves if the pool is over its target.
+inline bool runtime::try_retire_idle(worker& self) {
     const std::size_t index = self.index;
     self.instruments.publish();  // [M1] its last counts, before the slot can change hands
     deferred_finishes::flush();
     frame_cache::flush_this_thread();
     {
         std::lock_guard lock(spares_mutex_);
-        if (live_ - blocked_ <= settings_.threads) return false;  // still needed [R1]
+        if (live_ - blocked_ <= target_.load(std::memory_order_relaxed)) return false;  // still needed [R1]
         current_worker = nullptr;
         --live_;
-        free_slots_.push_back(self.index);  // from here on `self` belongs to the next spare of this slot
+        note_target_locked();
+        free_slots_.push_back(self.index);  // from here on `self` belongs to the next thread of this slot
     }
     // Before the count below: the runtime stays alive for it. A spare that reuses the slot joins this thread first.
     run_hook(settings_.on_worker_stop, index);
     // Release: our last accesses to the runtime happen-before shutdown's acquire of zero. futex_wake reads nothing.
-    spares_alive_.fetch_sub(1, std::memory_order_release);
-    futex_wake_all(spares_alive_);
+    threads_alive_.fetch_sub(1, std::memory_order_release);
+    futex_wake_all(threads_alive_);
     return true;
 }
 
-// Worker only, at shutdown: its last accesses to the runtime.
-inline void runtime::leave(worker& self) {
+// Worker only, between tasks (nothing of its own on its stack): takes one of resize()'s retire requests if the
+// pool is still over its target and shutdown has not begun, and leaves [R4].
+inline bool runtime::retire_on_request(worker& self) {
+    {
+        std::lock_guard lock(spares_mutex_);
+        const std::uint32_t requests = retire_requests_.load(std::memory_order_relaxed);  // written under this lock
+        if (requests == 0) return false;
+        if (closing_ || live_ - blocked_ <= target_.load(std::memory_order_relaxed)) {
+            retire_requests_.store(0, std::memory_order_relaxed);  // stale: made up for by blocked threads
+            return false;
+        }
+        retire_requests_.store(requests - 1, std::memory_order_relaxed);
+        --live_;
+        note_target_locked();
+        // [R4] Before shutdown can begin: what was queued here goes to the queue the remaining threads drain.
+        while (const auto top = self.deque.pop()) injection_.requeue(*top);
+    }
+    idle_.notify_after_seq_cst_publish();  // the requeues' seq_cst CASes published the jobs, as in submit()
+    depart(self, false);
+    return true;
+}
+
+// Worker only, leaving the pool for good (at shutdown, or retiring on request): its last accesses to the runtime
+// [R3][R5]. `counted`: it is still counted in live_.
+inline void runtime::depart(worker& self, bool counted) {
     self.instruments.publish();  // [M1]
     idle_.retire(self.searching);
+    self.searching = false;
     deferred_finishes::flush();
     frame_cache::flush_this_thread();
     current_worker = nullptr;
     run_hook(settings_.on_worker_stop, self.index);  // out of the pool: it takes no more work
-    if (!self.spare) return;                         // joined by shutdown()
     {
         std::lock_guard lock(spares_mutex_);
-        --live_;
-        free_slots_.push_back(self.index);
+        if (counted) --live_;
+        note_target_locked();
+        free_slots_.push_back(self.index);  // its deque is empty: drained, or handed over [R4]
     }
-    spares_alive_.fetch_sub(1, std::memory_order_release);  // as in try_retire_spare
-    futex_wake_all(spares_alive_);
+    // Release: our last accesses to the runtime happen-before shutdown's acquire of zero. futex_wake reads nothing.
+    threads_alive_.fetch_sub(1, std::memory_order_release);
+    futex_wake_all(threads_alive_);
 }
 
 // --- placement hooks (options::on_worker_start / on_worker_stop) --------------------------------------------------
@@ -820,40 +891,84 @@ inline worker& runtime::add_slot(bool spare) {
     return *slots_[index];
 }
 
-// Under spares_mutex_ [R1]. Throws when the bound is reached or no thread can be started.
-inline void runtime::start_spare_locked() {
-    if (live_ - settings_.threads >= settings_.max_spares) {
+// Under spares_mutex_: starts a thread in a free or new slot — a spare standing in for a blocked worker [R1], or
+// a standing worker for resize() [R4]. Throws when a bound is reached or no thread can be started.
+inline void runtime::start_thread_locked(bool stand_in) {
+    if (stand_in && live_ >= target_.load(std::memory_order_relaxed) + settings_.max_spares) {
         throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
                                 "taskforge: a wait needs a spare worker, but options::max_spare_threads workers "
                                 "of this scheduler are already blocked in waits");
     }
-    worker* spare = nullptr;
+    if (free_slots_.empty() && slot_count_.load(std::memory_order_relaxed) == capacity_) {
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                                "taskforge: every worker slot is taken (threads still retiring after a resize)");
+    }
+    worker* slot = nullptr;
     if (!free_slots_.empty()) {
-        spare = slots_[free_slots_.back()];
+        slot = slots_[free_slots_.back()];
         free_slots_.pop_back();
     } else {
-        spare = &add_slot(true);
+        slot = &add_slot(stand_in);
     }
-    spare->searching = false;
-    spare->ticks = 0;
-    launched_thread& thread = threads_[spare->index];
-    if (thread.joinable()) thread.join();  // the slot's retired spare [R3]: past its last access, exiting
-    // Relaxed: shutdown() reads the count only after joining every worker that could have started this spare.
-    spares_alive_.fetch_add(1, std::memory_order_relaxed);
+    launched_thread& thread = threads_[slot->index];
+    if (thread.joinable()) thread.join();  // the slot's retired thread [R3]: past its last access, exiting
+    slot->spare = stand_in;                // the new thread reads these after it starts
+    slot->searching = false;
+    slot->ticks = 0;
+    slot->stand_in.store(stand_in, std::memory_order_relaxed);  // for metrics readers: a snapshot
+    // Relaxed: counted before the thread runs, by a thread that is itself counted or holds off shutdown [R5].
+    threads_alive_.fetch_add(1, std::memory_order_relaxed);
     try {
-        thread = launch_thread(settings_.stack_size, [this, spare] { worker_main(*spare); });
+        thread = launch_thread(settings_.stack_size, [this, slot] { worker_main(*slot); });
     } catch (...) {
-        spares_alive_.fetch_sub(1, std::memory_order_relaxed);
-        free_slots_.push_back(spare->index);
+        threads_alive_.fetch_sub(1, std::memory_order_relaxed);
+        free_slots_.push_back(slot->index);
         throw;
     }
     ++live_;
+    note_target_locked();
+}
+
+// Any thread but this runtime's workers, with 1 <= threads <= max_threads (scheduler::resize checks) [R4].
+inline void runtime::resize(std::size_t threads) {
+    {
+        std::lock_guard lock(spares_mutex_);
+        if (closing_ || inherited()) throw scheduler_closed();
+        const std::size_t requested = retire_requests_.load(std::memory_order_relaxed);  // written under this lock
+        const std::size_t running = live_ - blocked_;
+        const std::size_t staying = running - std::min(requested, running);
+        target_.store(threads, std::memory_order_relaxed);  // relaxed: read under this lock, or as a snapshot
+        idle_.set_target(threads);
+        if (staying > threads) {
+            retire_requests_.store(static_cast<std::uint32_t>(requested + (staying - threads)),
+                                   std::memory_order_relaxed);
+        } else {
+            const std::size_t cancelled = std::min(requested, threads - staying);
+            retire_requests_.store(static_cast<std::uint32_t>(requested - cancelled), std::memory_order_relaxed);
+            for (std::size_t started = staying + cancelled; started < threads; ++started) {
+                try {
+                    start_thread_locked(false);
+                } catch (...) {
+                    target_.store(started, std::memory_order_relaxed);  // what it has, not what it was asked
+                    idle_.set_target(started);
+                    note_target_locked();
+                    throw;
+                }
+            }
+        }
+        note_target_locked();
+    }
+    idle_.wake_all();  // sleepers over the target retire on waking; the others search and park again
 }
 
 inline void runtime::shutdown() {
     if (on_own_worker()) {
         throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                 "taskforge: shutdown() called from one of the scheduler's own workers");
+    }
+    if (!inherited()) {
+        std::lock_guard lock(spares_mutex_);
+        closing_ = true;  // [R4] before the queue closes: no retirement hands jobs over after this, no resize
     }
     guests_.close();  // before the queue [V2]
     injection_.close();
@@ -864,18 +979,15 @@ inline void runtime::shutdown() {
     if (other != nullptr) other->pool->begin_blocking(*other, true);
     guests_.wait_until_empty();  // [V4] the workers still run (and park) normally meanwhile
     idle_.close();
-    for (std::size_t i = 0; i < settings_.threads; ++i) {
-        if (threads_[i].joinable()) threads_[i].join();
-    }
-    // Acquire pairs with the exiting spares' release decrement: their last accesses happen-before our return,
-    // and with none left running, none can start another.
-    for (std::uint32_t alive = spares_alive_.load(std::memory_order_acquire); alive != 0;
-         alive = spares_alive_.load(std::memory_order_acquire)) {
-        futex_wait(spares_alive_, alive);
+    // [R5] Acquire pairs with each exiting thread's release decrement: their last accesses happen-before our
+    // return, and with none left running, none can start another (and resize() starts none once closing_).
+    for (std::uint32_t alive = threads_alive_.load(std::memory_order_acquire); alive != 0;
+         alive = threads_alive_.load(std::memory_order_acquire)) {
+        futex_wait(threads_alive_, alive);
     }
     {
         std::lock_guard spares_lock(spares_mutex_);
-        for (std::size_t i = settings_.threads; i < capacity_; ++i) {
+        for (std::size_t i = 0; i < capacity_; ++i) {
             if (threads_[i].joinable()) threads_[i].join();  // [R3]
         }
     }

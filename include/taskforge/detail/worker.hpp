@@ -20,12 +20,13 @@ class runtime;
 // One worker's private state. Owner: its thread (the deque's thieves touch only the deque).
 struct alignas(cache_line) worker {
     worker(runtime& owner, std::size_t position, bool is_spare)
-        : pool(&owner), index(position), spare(is_spare), random_state(position * 2 + 1) {}
+        : pool(&owner), index(position), spare(is_spare), stand_in(is_spare), random_state(position * 2 + 1) {}
 
     runtime* pool;
     std::size_t index;
-    bool spare;          // started to stand in for a blocked worker; may retire when idle [R2]
-    bool guest = false;  // a guest slot: its owner is whichever waiting outside thread is inside (guest_slots.hpp)
+    bool spare;             // started to stand in for a blocked worker; may retire when idle [R2]
+    atomic<bool> stand_in;  // `spare`, published for metrics readers (relaxed: a snapshot; runtime.hpp role_of)
+    bool guest = false;     // a guest slot: its owner is whichever waiting outside thread is inside (guest_slots.hpp)
     chase_lev_deque<job*> deque{256};
     std::uint64_t random_state;
     std::uintptr_t stack_floor = 0;  // below this address, a wait blocks instead of running work inline
