@@ -22,8 +22,11 @@ namespace taskforge {
 /// cancel() or request_stop() stopped before it started; task_group::wait() throws it after task_group::cancel().
 class task_cancelled : public std::runtime_error {
 public:
-    /// An exception whose what() says that the task was cancelled before it started.
-    task_cancelled() : std::runtime_error("taskforge: the task was cancelled before it started") {}
+    /// An exception whose what() says that the work was cancelled before it could complete.
+    task_cancelled()
+        : std::runtime_error(
+              "taskforge: cancelled (task_handle::cancel or request_stop before it started, task_group::cancel, or a "
+              "cancelled predecessor)") {}
 };
 
 /// Thrown when a scheduler is shut down and refuses the work asked of it. spawn() throws it after the scheduler's
