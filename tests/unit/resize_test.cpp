@@ -180,3 +180,64 @@ TEST_CASE("workers added by resize run on_worker_start; retired ones run on_work
     CHECK(census.count() == 0);
     CHECK(census.started_total >= 5);
 }
+
+TEST_CASE("growing after retire requests made stale by blocked workers starts every thread it needs",
+          "[resize][unit]") {
+    thread_census census;
+    taskforge::scheduler pool{census.options(4)};
+    REQUIRE(census.settles_at(4));
+    std::atomic<bool> go_wait{false};
+    std::atomic<bool> release{false};
+    std::atomic<int> running{0};
+    taskforge::task_group group{pool};
+    group.spawn([&] {  // holds one worker
+        running.fetch_add(1);
+        while (!release.load()) std::this_thread::yield();
+    });
+    std::vector<taskforge::task_handle<void>> waiters;
+    for (int i = 0; i < 3; ++i) {
+        waiters.push_back(pool.spawn([&] {
+            running.fetch_add(1);
+            while (!go_wait.load()) std::this_thread::yield();
+            group.wait();  // blocks: the group's task runs on another worker
+        }));
+    }
+    while (running.load() < 4) std::this_thread::yield();
+    pool.resize(1);  // every worker busy: three requests wait to be taken
+    go_wait = true;  // three workers block instead; the requests are stale
+    std::this_thread::sleep_for(100ms);
+    pool.resize(4);
+    CHECK(run_side_by_side(pool, 3));  // one worker holds the group's task, three more run side by side
+    release = true;
+    for (auto& waiter : waiters) waiter.get();
+}
+
+TEST_CASE("shutdown() and resize() from a placement hook are refused, not a hang", "[resize][unit][hooks][misuse]") {
+    std::atomic<int> refused{0};
+    taskforge::scheduler* self = nullptr;
+    taskforge::options settings{.threads = 2, .guest_slots = 0};
+    auto try_both = [&] {
+        for (int call = 0; call < 2; ++call) {
+            try {
+                if (call == 0) self->shutdown();
+                if (call == 1) self->resize(3);
+            } catch (const std::system_error& error) {
+                if (error.code() == std::errc::resource_deadlock_would_occur) refused.fetch_add(1);
+            }
+        }
+    };
+    std::atomic<bool> ready{false};
+    settings.on_worker_stop = [&](std::size_t) {
+        if (ready.load()) try_both();
+    };
+    {
+        taskforge::scheduler pool{settings};
+        self = &pool;
+        ready = true;
+        pool.resize(1);  // the retiring worker's stop hook tries both
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (refused.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+        CHECK(refused.load() == 2);
+    }  // and at shutdown, the remaining worker's hook is refused too
+    CHECK(refused.load() == 4);
+}

@@ -39,10 +39,10 @@
 //   `target_` is the number of standing threads the pool keeps: `threads` at first, then whatever resize() set.
 //   [R4] It changes only under spares_mutex_, where [R1] and [R2] compare live_ - blocked_ with it. Growing
 //   starts standing threads at once, in free or new slots (published by add_slot before they run, so their
-//   deques are victims at once). Shrinking posts retire requests: a running thread takes one between tasks (at a
-//   fairness check, or with nothing to do), so nothing of its own is on its stack. It takes it under spares_mutex_,
-//   only while live_ - blocked_ > target_ and shutdown has not begun, and hands every job of its deque to the
-//   injection queue (requeue: accepted work, never refused) before it releases the lock. shutdown() marks
+//   deques are victims at once). Shrinking posts retire requests: a running thread takes one at its next task
+//   boundary (so nothing of its own is on its stack), an idle one when resize() wakes it. It takes it under
+//   spares_mutex_, only while live_ - blocked_ > target_ and shutdown has not begun, and hands every job of its deque
+//   to the injection queue (requeue: accepted work, never refused) before it releases the lock. shutdown() marks
 //   `closing_` under that lock before it closes the queue, so a retirement either ends before shutdown begins
 //   (its jobs are in the queue, which the workers drain before they exit) or never happens. A retired thread's
 //   slot goes back on the free list only after that, with an empty deque. A thread whose park finds the pool
@@ -193,7 +193,11 @@ public:
     void resize(std::size_t threads);
     exception_handler on_unhandled_exception() const noexcept { return settings_.on_unhandled_exception; }
     void* owner() const noexcept { return settings_.owner; }
-    bool on_own_worker() const noexcept { return current_worker != nullptr && current_worker->pool == this; }
+    // Also true inside this runtime's placement hooks, which run on its threads (a stop hook after the thread left
+    // the pool): shutdown() and resize() from there would wait for the calling thread.
+    bool on_own_worker() const noexcept {
+        return (current_worker != nullptr && current_worker->pool == this) || hook_of() == this;
+    }
     // True in the child of a fork(): this runtime's workers do not exist here.
     bool inherited() const noexcept { return generation_ != fork_generation.load(std::memory_order_relaxed); }
 
@@ -529,6 +533,11 @@ private:
         over_target_.store(live_ - blocked_ > target_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     }
     void started_hook(worker& self);
+    // The runtime whose placement hook this thread is running, if any.
+    static const runtime*& hook_of() noexcept {
+        static thread_local const runtime* running = nullptr;
+        return running;
+    }
     void run_hook(const std::function<void(std::size_t)>& hook, std::size_t index) noexcept;
     void start_thread_locked(bool stand_in);
     worker& add_slot(bool spare);
@@ -675,7 +684,7 @@ inline void runtime::worker_main(worker& self) {
     frame_cache::prepare_worker_thread();
     if (settings_.on_worker_start) started_hook(self);
     for (;;) {
-        if (self.ticks == 0 && retire_requested() && retire_on_request(self)) return;  // [R4] between tasks
+        if (retire_requested() && retire_on_request(self)) return;  // [R4] between tasks
         job* work = next_job(self);
         if (work != nullptr) {
             if (self.searching) {
@@ -752,23 +761,13 @@ inline void runtime::note_wakeup(worker& self) noexcept {
 
 // Worker only, after its timed park expired with no work visible [R2]: leaves if the pool is over its target.
 inline bool runtime::try_retire_idle(worker& self) {
-    const std::size_t index = self.index;
-    self.instruments.publish();  // [M1] its last counts, before the slot can change hands
-    deferred_finishes::flush();
-    frame_cache::flush_this_thread();
     {
         std::lock_guard lock(spares_mutex_);
         if (live_ - blocked_ <= target_.load(std::memory_order_relaxed)) return false;  // still needed [R1]
-        current_worker = nullptr;
         --live_;
         note_target_locked();
-        free_slots_.push_back(self.index);  // from here on `self` belongs to the next thread of this slot
     }
-    // Before the count below: the runtime stays alive for it. A spare that reuses the slot joins this thread first.
-    run_hook(settings_.on_worker_stop, index);
-    // Release: our last accesses to the runtime happen-before shutdown's acquire of zero. futex_wake reads nothing.
-    threads_alive_.fetch_sub(1, std::memory_order_release);
-    futex_wake_all(threads_alive_);
+    depart(self, false);
     return true;
 }
 
@@ -794,12 +793,19 @@ inline bool runtime::retire_on_request(worker& self) {
     return true;
 }
 
-// Worker only, leaving the pool for good (at shutdown, or retiring on request): its last accesses to the runtime
-// [R3][R5]. `counted`: it is still counted in live_.
+// Worker only, leaving the pool for good (at shutdown, or retiring): its last accesses to the runtime [R3][R5].
+// `counted`: it is still counted in live_. Its slot is freed last, after the stop hook: a thread that reuses the
+// slot joins this one under spares_mutex_ and must not wait for user code.
 inline void runtime::depart(worker& self, bool counted) {
     self.instruments.publish();  // [M1]
-    idle_.retire(self.searching);
-    self.searching = false;
+    if (self.searching) {
+        idle_.retire(true);
+        self.searching = false;
+        // A publisher that saw us searching woke nobody: look again, as a searcher that ends its search does
+        // ([P1]; the fence pairs with the publisher's).
+        fence_seq_cst();
+        if (any_work_visible()) idle_.notify_one();
+    }
     deferred_finishes::flush();
     frame_cache::flush_this_thread();
     current_worker = nullptr;
@@ -831,11 +837,13 @@ inline void runtime::started_hook(worker& self) {
 // carries on as if the hook had returned.
 inline void runtime::run_hook(const std::function<void(std::size_t)>& hook, std::size_t index) noexcept {
     if (!hook) return;
+    hook_of() = this;
     try {
         hook(index);
     } catch (...) {
         settings_.on_unhandled_exception(std::current_exception());
     }
+    hook_of() = nullptr;
 }
 
 // --- spares -----------------------------------------------------------------------------------------------------
@@ -934,9 +942,13 @@ inline void runtime::resize(std::size_t threads) {
     {
         std::lock_guard lock(spares_mutex_);
         if (closing_ || inherited()) throw scheduler_closed();
-        const std::size_t requested = retire_requests_.load(std::memory_order_relaxed);  // written under this lock
         const std::size_t running = live_ - blocked_;
-        const std::size_t staying = running - std::min(requested, running);
+        // Requests still to be taken, but only as many as the old target still makes sense of: workers that
+        // blocked since count as gone already (a spare would have stood in for them otherwise) [R1].
+        const std::size_t old_target = target_.load(std::memory_order_relaxed);
+        const std::size_t surplus = running > old_target ? running - old_target : 0;
+        const std::size_t requested = std::min<std::size_t>(retire_requests_.load(std::memory_order_relaxed), surplus);
+        const std::size_t staying = running - requested;
         target_.store(threads, std::memory_order_relaxed);  // relaxed: read under this lock, or as a snapshot
         idle_.set_target(threads);
         if (staying > threads) {
