@@ -22,6 +22,7 @@
 #include <taskforge/detail/state_word.hpp>
 
 #include "model_runner.hpp"
+#include "queue_model.hpp"
 
 namespace {
 
@@ -29,25 +30,7 @@ using taskforge::detail::atomic;
 using taskforge::detail::guest_slots;
 using taskforge::detail::model_futex;
 
-// The injection queue as the protocol sees it: a count of queued jobs and a `closed` bit in one word.
-struct queue_model {
-    static constexpr int closed = 1 << 20;
-    atomic<int> word{0};
-
-    void requeue() { word.fetch_add(1, std::memory_order_seq_cst); }  // accepted work: ignores `closed`
-    void close() { word.fetch_or(closed, std::memory_order_seq_cst); }
-    bool is_closed() const { return (word.load(std::memory_order_acquire) & closed) != 0; }
-    bool maybe_nonempty() const { return (word.load(std::memory_order_acquire) & ~closed) != 0; }
-    bool try_take() {
-        int value = word.load(std::memory_order_acquire);
-        while ((value & ~closed) != 0) {
-            if (word.compare_exchange_weak(value, value - 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
-                return true;
-            }
-        }
-        return false;
-    }
-};
+using taskforge_model::queue_model;
 
 template <class Derived, int Threads>
 struct guest_test : rl::test_suite<Derived, Threads> {

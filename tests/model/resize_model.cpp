@@ -2,7 +2,7 @@
 // [R5]), reduced to the decisions that matter: the retiring thread's claim and hand-over under the runtime's lock,
 // shutdown()'s `closing` mark under the same lock before it closes the injection queue, the remaining worker's
 // exit test (queue closed, then drained), and shutdown()'s wait for every started thread to count itself out.
-// The queue is the stand-in of guest_model.cpp (close and requeue are seq_cst RMWs on one word).
+// The queue is the stand-in of queue_model.hpp (close and requeue are seq_cst RMWs on one word).
 //
 // The fear: the retiring thread decides to leave, shutdown begins, the last worker finds the queue closed and
 // empty and exits, and only then are the retiring thread's jobs requeued — stranded, never run. In the model a
@@ -18,6 +18,7 @@
 #include <taskforge/detail/platform.hpp>
 
 #include "model_runner.hpp"
+#include "queue_model.hpp"
 
 namespace {
 
@@ -25,24 +26,7 @@ using taskforge::detail::atomic;
 using taskforge::detail::model_futex;
 using taskforge::detail::mutex;
 
-struct queue_model {
-    static constexpr int closed = 1 << 20;
-    atomic<int> word{0};
-
-    void requeue() { word.fetch_add(1, std::memory_order_seq_cst); }  // accepted work: ignores `closed`
-    void close() { word.fetch_or(closed, std::memory_order_seq_cst); }
-    bool is_closed() const { return (word.load(std::memory_order_acquire) & closed) != 0; }
-    bool maybe_nonempty() const { return (word.load(std::memory_order_acquire) & ~closed) != 0; }
-    bool try_take() {
-        int value = word.load(std::memory_order_acquire);
-        while ((value & ~closed) != 0) {
-            if (word.compare_exchange_weak(value, value - 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
-                return true;
-            }
-        }
-        return false;
-    }
-};
+using taskforge_model::queue_model;
 
 struct retire_during_shutdown : rl::test_suite<retire_during_shutdown, 3> {
     model_futex* futex = nullptr;

@@ -429,10 +429,18 @@ TEST_CASE("a forked child gets scheduler_closed from an inherited scheduler and 
         } catch (...) {
             code |= 8;
         }
+        try {
+            pool.resize(3);  // must not take a lock a parent's thread may have held at fork()
+            code |= 16;
+        } catch (const taskforge::scheduler_closed&) {
+        } catch (...) {
+            code |= 32;
+        }
         exit_child(code);
     }
     const int code = wait_for_child(child);
-    INFO("child: exit code, or 1000 + signal: " << code << " (1: spawn accepted, 4: group spawn accepted)");
+    INFO("child: exit code, or 1000 + signal: "
+         << code << " (1: spawn accepted, 4: group spawn accepted, 16: resize accepted)");
     CHECK(code == 0);
     CHECK(pool.spawn([] { return 2; }).get() == 2);  // the parent's pool is unaffected
 }

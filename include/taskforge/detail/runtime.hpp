@@ -939,9 +939,11 @@ inline void runtime::start_thread_locked(bool stand_in) {
 
 // Any thread but this runtime's workers, with 1 <= threads <= max_threads (scheduler::resize checks) [R4].
 inline void runtime::resize(std::size_t threads) {
+    // The child of a fork(): no workers here, and a parent's thread may have held spares_mutex_ at the fork.
+    if (inherited()) throw scheduler_closed();
     {
         std::lock_guard lock(spares_mutex_);
-        if (closing_ || inherited()) throw scheduler_closed();
+        if (closing_) throw scheduler_closed();
         const std::size_t running = live_ - blocked_;
         // Requests still to be taken, but only as many as the old target still makes sense of: workers that
         // blocked since count as gone already (a spare would have stood in for them otherwise) [R1].
