@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
     bench::register_loop_benchmarks();
     bench::register_compose_benchmarks();
     bench::register_coroutine_benchmarks();
+    bench::register_priority_benchmarks();
     bench::register_waiting_benchmarks();
     capturing_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);

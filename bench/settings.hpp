@@ -32,5 +32,6 @@ void register_join_benchmarks();
 void register_loop_benchmarks();
 void register_compose_benchmarks();
 void register_coroutine_benchmarks();
+void register_priority_benchmarks();
 
 }  // namespace bench

@@ -46,6 +46,7 @@
 #include "errors.hpp"
 #include "metrics.hpp"
 #include "options.hpp"
+#include "priority.hpp"
 #include "task.hpp"
 #include "task_handle.hpp"
 #include "trace.hpp"
@@ -94,41 +95,57 @@ public:
     /// decayed result type. A coroutine function (one that returns task<T>) gives a task_handle<T> that finishes
     /// when the coroutine does; a callable that takes a std::stop_token first gets one (task_handle::request_stop).
     /// From a thread that is not one of its workers, it throws scheduler_closed once shutdown() began.
+    /// The task runs at the level of the task that spawns it (from one of this scheduler's running tasks), else at
+    /// priority::normal (priority.hpp).
     template <class F, class... Args>
     requires detail::spawnable<F, Args...>
     auto spawn(F&& function, Args&&... arguments) {
-        using result_type = detail::spawned_result_t<F, Args...>;
-        if constexpr (detail::is_coroutine_task<result_type>::value) {
-            return spawn_coroutine(std::forward<F>(function), std::forward<Args>(arguments)...);
-        } else {
-            using frame_type = detail::task_frame<result_type, std::decay_t<F>, std::decay_t<Args>...>;
-            return submit_new(frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(),
-                                                 detail::task_state::pending, std::forward<F>(function),
-                                                 std::forward<Args>(arguments)...));
-        }
+        return spawn_at(detail::inherit_level, std::forward<F>(function), std::forward<Args>(arguments)...);
+    }
+
+    /// As spawn(function, arguments...), at `level`: taken before lower levels' work by the next free worker, never
+    /// preempting a running task; its children inherit the level (priority.hpp).
+    template <class F, class... Args>
+    requires detail::spawnable<F, Args...>
+    auto spawn(priority level, F&& function, Args&&... arguments) {
+        return spawn_at(detail::checked_level(level), std::forward<F>(function), std::forward<Args>(arguments)...);
     }
 
     /// Continues the awaiting coroutine on one of this scheduler's workers (task.hpp), as `co_await pool.schedule()`.
     detail::schedule_awaiter schedule() noexcept { return detail::schedule_awaiter(*runtime_); }
 
 private:
+    template <class F, class... Args>
+    auto spawn_at(priority level, F&& function, Args&&... arguments) {
+        using result_type = detail::spawned_result_t<F, Args...>;
+        if constexpr (detail::is_coroutine_task<result_type>::value) {
+            return spawn_coroutine(level, std::forward<F>(function), std::forward<Args>(arguments)...);
+        } else {
+            using frame_type = detail::task_frame<result_type, std::decay_t<F>, std::decay_t<Args>...>;
+            return submit_new(
+                frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(), detail::task_state::pending,
+                                   std::forward<F>(function), std::forward<Args>(arguments)...),
+                level);
+        }
+    }
+
     // A coroutine function: a frame that keeps the callable until the coroutine finished (coroutine_frame.hpp).
     template <class F, class... Args>
-    auto spawn_coroutine(F&& function, Args&&... arguments) {
+    auto spawn_coroutine(priority level, F&& function, Args&&... arguments) {
         using task_type = detail::spawned_result_t<F, Args...>;
         using frame_type =
             detail::coroutine_frame<task_type, typename task_type::value_type, std::decay_t<F>, std::decay_t<Args>...>;
         auto* frame = frame_type::create(runtime_->on_unhandled_exception(), runtime_.get(), std::forward<F>(function),
                                          std::forward<Args>(arguments)...);
         runtime_->coroutine_arrived();  // [C4] until the task finished (also when refused: it finishes cancelled)
-        return submit_new(frame);
+        return submit_new(frame, level);
     }
 
     template <class T>
-    task_handle<T> submit_new(detail::valued_frame<T>* frame) {
+    task_handle<T> submit_new(detail::valued_frame<T>* frame, priority level) {
         task_handle<T> handle(frame);  // owns the frame from here on
         try {
-            runtime_->submit(frame);
+            runtime_->submit(frame, level);
         } catch (...) {
             frame->cancel();  // never submitted: run it as cancelled so the frame is released normally
             detail::run(frame);
@@ -141,6 +158,12 @@ public:
     /// Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
     template <class F, class... Args>
     requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) { (void)detail::spawnable_check<F, Args...>{}; }
+
+    /// Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
+    template <class F, class... Args>
+    requires(!detail::spawnable<F, Args...>) void spawn(priority, F&&, Args&&...) {
+        (void)detail::spawnable_check<F, Args...>{};
+    }
 
     /// Fork-join at the cost of a function call (join.hpp): runs `first` here and `second` possibly on another
     /// worker; returns both results, std::monostate for void. From a thread that is not one of our workers the
@@ -249,7 +272,7 @@ private:
                 settings.on_worker_stop};
     }
 
-    void submit(detail::job* work) { runtime_->submit(work); }
+    void submit(detail::job* work, priority level) { runtime_->submit(work, level); }
 
     std::unique_ptr<detail::runtime> runtime_;
 };
@@ -290,5 +313,29 @@ template <class F, class... Args>
 requires(!detail::spawnable<F, Args...>) void spawn(F&&, Args&&...) {
     (void)detail::spawnable_check<F, Args...>{};  // names the fix: std::ref
 }
+
+/// As spawn(function, arguments...), at `level` (scheduler::spawn(priority, ...)).
+template <class F, class... Args>
+requires detail::spawnable<F, Args...>
+auto spawn(priority level, F&& function, Args&&... arguments) {
+    scheduler* here = scheduler::current();
+    return (here != nullptr ? *here : default_scheduler())
+        .spawn(level, std::forward<F>(function), std::forward<Args>(arguments)...);
+}
+
+/// Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
+template <class F, class... Args>
+requires(!detail::spawnable<F, Args...>) void spawn(priority, F&&, Args&&...) {
+    (void)detail::spawnable_check<F, Args...>{};  // names the fix: std::ref
+}
+
+namespace this_task {
+/// The level of the task running on the calling thread, as its spawns without a level inherit it (priority.hpp);
+/// priority::normal on any thread that is not a worker. A task run on top of a wait reports the waiter's level.
+inline priority current_priority() noexcept {
+    const detail::worker* self = detail::current_worker;
+    return self != nullptr ? self->level : priority::normal;
+}
+}  // namespace this_task
 
 }  // namespace taskforge

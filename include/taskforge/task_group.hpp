@@ -35,6 +35,7 @@
 ///     not report a cancellation.
 #pragma once
 
+#include <cstddef>
 #include <exception>
 #include <type_traits>
 #include <utility>
@@ -51,11 +52,10 @@ class task_group {
 public:
     /// An empty group whose tasks run on `pool`. Made inside a task of another group, it nests in that group: it sees
     /// that group's cancellation, and must be destroyed before that task returns.
-    explicit task_group(scheduler& pool) noexcept
-        : pool_(pool),
-          runtime_(pool.runtime_.get()),
-          report_(runtime_->on_unhandled_exception()),
-          state_(enclosing_group()) {}
+    explicit task_group(scheduler& pool) noexcept : task_group(pool, detail::inherit_level, nullptr) {}
+
+    /// As task_group(pool), but its tasks run at `level` unless spawn() is given another (priority.hpp).
+    task_group(scheduler& pool, priority level) : task_group(pool, detail::checked_level(level), nullptr) {}
     task_group(const task_group&) = delete;             ///< Not copyable.
     task_group& operator=(const task_group&) = delete;  ///< Not copyable.
 
@@ -78,24 +78,25 @@ public:
     /// a task of this group; its result is dropped, its exception kept for wait(). A callable that can take a
     /// std::stop_token first gets the group's. Thread-safe; throws scheduler_closed (and runs nothing) after the
     /// scheduler's shutdown began, unless called from one of its running tasks.
+    /// Its level is the group's (task_group(pool, level)); for a group made without one, the spawning task's, as
+    /// scheduler::spawn (priority.hpp).
     template <class F, class... Args>
     requires detail::spawnable<F, Args...>
     void spawn(F&& function, Args&&... arguments) {
-        static_assert(!detail::is_coroutine_task<detail::spawned_result_t<F, Args...>>::value,
-                      "taskforge: task_group::spawn runs f and drops its result, so a coroutine function's task would "
-                      "never start. Spawn it on the scheduler (pool.spawn(f) gives a task_handle to wait or "
-                      "co_await), or wrap it: group.spawn([] { taskforge::sync_wait(f()); })");
-        using frame_type = detail::group_frame<std::decay_t<F>, std::decay_t<Args>...>;
-        state_.add();
-        frame_type* frame = nullptr;
-        try {
-            frame = frame_type::create(state_, std::forward<F>(function), std::forward<Args>(arguments)...);
-            pool_.submit(frame);
-        } catch (...) {
-            if (frame != nullptr) frame_type::discard(frame);
-            state_.finish();
-            throw;
-        }
+        spawn_at(level_, std::forward<F>(function), std::forward<Args>(arguments)...);
+    }
+
+    /// As spawn(function, arguments...), at `level` whatever the group's.
+    template <class F, class... Args>
+    requires detail::spawnable<F, Args...>
+    void spawn(priority level, F&& function, Args&&... arguments) {
+        spawn_at(detail::checked_level(level), std::forward<F>(function), std::forward<Args>(arguments)...);
+    }
+
+    /// Chosen when f cannot be called with copies of the arguments: one error that names the fix (std::ref).
+    template <class F, class... Args>
+    requires(!detail::spawnable<F, Args...>) void spawn(priority, F&&, Args&&...) {
+        (void)detail::spawnable_check<F, Args...>{};
     }
 
     /// Returns once the group's count of unfinished tasks was zero at some moment after the call began; then
@@ -114,12 +115,39 @@ public:
     void cancel() noexcept { state_.cancellation.cancel(); }
 
 private:
+    task_group(scheduler& pool, priority level, std::nullptr_t) noexcept
+        : pool_(pool),
+          runtime_(pool.runtime_.get()),
+          report_(runtime_->on_unhandled_exception()),
+          level_(level),
+          state_(enclosing_group()) {}
+
+    template <class F, class... Args>
+    void spawn_at(priority level, F&& function, Args&&... arguments) {
+        static_assert(!detail::is_coroutine_task<detail::spawned_result_t<F, Args...>>::value,
+                      "taskforge: task_group::spawn runs f and drops its result, so a coroutine function's task would "
+                      "never start. Spawn it on the scheduler (pool.spawn(f) gives a task_handle to wait or "
+                      "co_await), or wrap it: group.spawn([] { taskforge::sync_wait(f()); })");
+        using frame_type = detail::group_frame<std::decay_t<F>, std::decay_t<Args>...>;
+        state_.add();
+        frame_type* frame = nullptr;
+        try {
+            frame = frame_type::create(state_, std::forward<F>(function), std::forward<Args>(arguments)...);
+            pool_.submit(frame, level);
+        } catch (...) {
+            if (frame != nullptr) frame_type::discard(frame);
+            state_.finish();
+            throw;
+        }
+    }
+
     // The group whose task this code runs for, if any: a group made there nests in it [K2].
     static detail::group_state* enclosing_group() noexcept { return detail::enclosing_group::current(); }
 
     scheduler& pool_;           // used by spawn() only, so the group may outlive the scheduler
     detail::runtime* runtime_;  // compared, not read, by waits (detail/waiting.hpp)
     detail::exception_handler report_;
+    priority level_;  // its tasks' level, or detail::inherit_level
     detail::group_state state_;
 };
 

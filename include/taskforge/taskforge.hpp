@@ -10,6 +10,7 @@
 ///   * parallel_for.hpp    — parallel_for, parallel_for_each: loops over indices and random-access ranges
 ///   * parallel_reduce.hpp — parallel_reduce: reductions, like std::transform_reduce
 ///   * partition.hpp       — min_chunk, static_partition: how the loops cut their range
+///   * priority.hpp        — priority::high / normal / low: which spawned work a worker takes first
 ///   * metrics.hpp         — pool_metrics: per-worker counters, scheduler::metrics()
 ///   * trace.hpp           — named(): task names; scheduler::start_trace()/stop_trace(): Chrome trace-event JSON
 ///   * errors.hpp          — task_cancelled, scheduler_closed
@@ -28,6 +29,7 @@
 #include "parallel_for.hpp"
 #include "parallel_reduce.hpp"
 #include "partition.hpp"
+#include "priority.hpp"
 #include "scheduler.hpp"
 #include "task.hpp"
 #include "task_group.hpp"

@@ -34,8 +34,9 @@ struct tree_error {
 // One randomized fork-join forest. Every node has an id; `ran[id]` counts its executions.
 class forest {
 public:
-    forest(taskforge::scheduler& pool, std::uint64_t seed, std::uint32_t capacity)
-        : pool_(pool), seed_(seed), ran_(capacity) {}
+    // `levels`: every child at a random priority level (else none is given: all normal).
+    forest(taskforge::scheduler& pool, std::uint64_t seed, std::uint32_t capacity, bool levels = false)
+        : pool_(pool), seed_(seed), levels_(levels), ran_(capacity) {}
 
     // Grows one tree from the calling thread.
     void grow_tree(std::uint64_t tree_seed, int depth) { run_node(tree_seed, depth); }
@@ -89,8 +90,9 @@ private:
             const std::uint32_t child = new_id();
             const std::uint64_t child_seed = random();
             ids.push_back(child);
-            children.push_back(
-                taskforge::spawn([this, child, child_seed, depth] { body(child, child_seed, depth - 1); }));
+            auto run_child = [this, child, child_seed, depth] { body(child, child_seed, depth - 1); };
+            children.push_back(levels_ ? taskforge::spawn(random_level(random), run_child)
+                                       : taskforge::spawn(run_child));
             if (random() % 13 == 0 && children.back().cancel()) {
                 ran_[child].fetch_or(cancelled_mark, std::memory_order_relaxed);
             }
@@ -99,11 +101,17 @@ private:
     }
 
     void fork_with_group(std::mt19937_64& random, int fan_out, int depth) {
-        taskforge::task_group group{pool_};
+        taskforge::task_group group =
+            levels_ ? taskforge::task_group{pool_, random_level(random)} : taskforge::task_group{pool_};
         for (int c = 0; c < fan_out; ++c) {
             const std::uint32_t child = new_id();
             const std::uint64_t child_seed = random();
-            group.spawn([this, child, child_seed, depth] { body(child, child_seed, depth - 1); });
+            auto run_child = [this, child, child_seed, depth] { body(child, child_seed, depth - 1); };
+            if (levels_ && random() % 4 == 0) {
+                group.spawn(random_level(random), run_child);
+            } else {
+                group.spawn(run_child);
+            }
         }
         try {
             group.wait();
@@ -121,6 +129,10 @@ private:
         }
     }
 
+    static taskforge::priority random_level(std::mt19937_64& random) {
+        return static_cast<taskforge::priority>(random() % 3);
+    }
+
     void run_node(std::uint64_t node_seed, int depth) {
         const std::uint32_t id = new_id();
         auto root = pool_.spawn([this, id, node_seed, depth] { body(id, node_seed, depth); });
@@ -129,6 +141,7 @@ private:
 
     taskforge::scheduler& pool_;
     std::uint64_t seed_;
+    bool levels_;
     std::vector<std::atomic<std::uint32_t>> ran_;
     std::atomic<std::uint32_t> next_id_{0};
     std::atomic<long> thrown_{0};
@@ -145,8 +158,9 @@ struct forest_result {
 
 // Grows trees from `spawners` outside threads until about `target` nodes exist. Catch2's assertions are not
 // thread-safe, so this only measures; check() asserts on the test's own thread.
-forest_result run_forest(taskforge::scheduler& pool, std::uint64_t seed, std::uint32_t target, int spawners) {
-    forest trees(pool, seed, target + target / 2 + 100'000);
+forest_result run_forest(taskforge::scheduler& pool, std::uint64_t seed, std::uint32_t target, int spawners,
+                         bool levels = false) {
+    forest trees(pool, seed, target + target / 2 + 100'000, levels);
     std::vector<std::thread> threads;
     for (int t = 0; t < spawners; ++t) {
         threads.emplace_back([&, t] {
@@ -184,6 +198,11 @@ long resident_kib() {
 TEST_CASE("random fork-join forests from 3 outside threads: every task ran exactly once", "[stress]") {
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
     check(run_forest(pool, 1, forest_tasks(), 3));
+}
+
+TEST_CASE("forests with every task at a random priority level: every task ran exactly once", "[stress][priority]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 3}};
+    check(run_forest(pool, 3, forest_tasks() / 2, 3, true));
 }
 
 TEST_CASE("oversubscribed: 8 workers on this machine's cores pass the forest", "[stress]") {
@@ -290,8 +309,9 @@ TEST_CASE("10,000 random resizes between 1 and 16 workers during fork-join fores
     std::uint64_t seed = 100;
     int forests = 0;
     while (done.load(std::memory_order_relaxed) < resizes) {
-        check(run_forest(pool, seed++, forest_tasks() / 20, 2));
+        check(run_forest(pool, seed, forest_tasks() / 20, 2, seed % 2 == 0));  // every other one at random levels
         ++forests;
+        ++seed;
     }
     resizer.join();
     std::printf("%d resizes during %d forests; %ld threads started; %zu workers at the end\n", resizes, forests,

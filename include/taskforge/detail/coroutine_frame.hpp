@@ -76,7 +76,7 @@ struct resume_job : job {
         try {
             worker* const here = current_worker;
             if (here != nullptr && here->pool == home) {
-                home->push_join(*here, self);  // as schedule_fired: popped when the current task returns
+                home->push_join(*here, self, here->level);  // as schedule_fired: popped when the current task returns
             } else {
                 home->submit(self);
             }

@@ -14,6 +14,10 @@
 //   3. become a searcher (bounded: at most half the workers) and steal from random victims (FIFO end: the oldest,
 //      usually biggest, task), a few rounds with a pause in between;
 //   4. park (parking.hpp) — or, once shutdown() began and nothing is left for it, exit.
+//   With priorities in use (levels.hpp) steps 1 and 2 look at each level's lane and injection queue, highest
+//   first but never starving a lower one [Y2], and step 3 takes each victim's highest level. A pool that never
+//   sees a level other than normal takes the same path as before: one more test of an owner-local flag and of
+//   an unused queue's line per task.
 //
 // Spare workers (compensation for blocked waits)
 //   Worker slots are numbered 0 .. threads + max_spare_threads - 1; the first `threads` are the pool's own
@@ -201,33 +205,54 @@ public:
     // True in the child of a fork(): this runtime's workers do not exist here.
     bool inherited() const noexcept { return generation_ != fork_generation.load(std::memory_order_relaxed); }
 
-    // Any thread. Hands `work` to the pool; from one of our workers it goes to that worker's deque.
+    // Any thread. Hands `work` to the pool at `level` (inherit_level: the running task's on one of our workers,
+    // else normal [Y3]); from one of our workers it goes to that worker's lane of the level [Y1].
     // Throws scheduler_closed (and leaves `work` untouched) when called from outside after shutdown() began.
-    void submit(job* work) {
+    void submit(job* work, priority level = inherit_level) {
         worker* self = current_worker;
         if (self != nullptr && self->pool == this) {
-            self->instruments.note_deque_depth(self->deque.push(work));
+            const priority chosen = level == inherit_level ? self->level : level;
+            if (chosen != priority::normal) [[unlikely]] {
+                push_to_lane(*self, chosen, work);
+            } else {
+                self->instruments.note_deque_depth(self->deque.push(work));
+            }
             // With one slot the pusher is the only worker, awake by definition: nobody to wake, no fence to pay.
             // (A spare started later re-checks every deque when it parks, and a blocking worker re-checks [P2].)
             if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_after_push();
             return;
         }
-        if (inherited() || !injection_.push(work)) throw scheduler_closed();
+        const priority chosen = level == inherit_level ? priority::normal : level;
+        if (inherited() || !injection_at(chosen).push(work)) throw scheduler_closed();
         idle_.notify_after_seq_cst_publish();
     }
 
+    // Worker `self` of this runtime only: pushes onto its lane of `level` (not inherit_level) [Y1]. The caller
+    // announces it (a notify), as after any push.
+    static void push_to_lane(worker& self, priority level, job* work) {
+        self.instruments.note_deque_depth(self.lane(level).push(work));
+        if (level != priority::normal) self.lanes_used = true;
+    }
+
+    // The injection queue of `level` (not inherit_level) [Y1].
+    injection_queue& injection_at(priority level) noexcept {
+        if (level == priority::normal) return injection_;
+        return level == priority::high ? injection_high_ : injection_low_;
+    }
+
     // Worker `self` of this runtime only: pushes the stack job of a join, which `self` takes back or waits for
-    // (join.hpp), so the wake-up needs no fence (parking.hpp [P4]).
-    void push_join(worker& self, job* work) {
-        self.instruments.note_deque_depth(self.deque.push(work));
+    // (join.hpp), so the wake-up needs no fence (parking.hpp [P4]); also a continuation or coroutine that `self`
+    // pops next, at `level` (the running task's: schedule_fired) [Y1].
+    void push_join(worker& self, job* work, priority level = priority::normal) {
+        push_to_lane(self, level, work);
         if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_without_fence();  // as in submit()
     }
 
     // A worker of this runtime only: hands on a job it took but may not run (join.hpp, leapfrogging) through the
     // injection queue, which only a worker with nothing on its stack takes from — never a deque (leapfrog.hpp
     // [L4]). Accepted work: never refused, also during shutdown.
-    void pass_on(job* work) noexcept {
-        injection_.requeue(work);
+    void pass_on(job* work, priority level = priority::normal) noexcept {
+        injection_at(level).requeue(work);
         idle_.notify_after_seq_cst_publish();  // the requeue's seq_cst CAS is the publication, as in submit()
     }
 
@@ -335,22 +360,62 @@ public:
         return reinterpret_cast<std::uintptr_t>(&probe) > self.stack_floor;
     }
 
-    // Worker `self` only: pops the top of its own deque if `wanted(job)`, else leaves the deque as it was. Spent
-    // entries of claimed frames on top (task_frame.hpp [S6]) are executed on the way: they run no user code, only
-    // drop the queue's reference, so they are not work in the sense of waiting.hpp [W1].
+    // Worker `self` only: pops the top of one of its own lanes (high, normal, low) if `wanted(job)`, else leaves
+    // the lanes as they were. Spent entries of claimed frames on top (task_frame.hpp [S6]) are executed on the way:
+    // they run no user code, only drop the queue's reference, so they are not work in the sense of waiting.hpp [W1].
+    // `level` becomes the level of the lane it came from [Y1].
     template <class Wanted>
-    job* pop_own_if(worker& self, Wanted wanted) {
-        job* top = self.deque.pop().value_or(nullptr);
+    job* pop_own_if(worker& self, Wanted wanted, priority& level) {
+        level = priority::normal;
+        if (!self.lanes_used) [[likely]]
+            return pop_lane_if(self.deque, wanted);
+        for (priority candidate : {priority::high, priority::normal, priority::low}) {
+            level = candidate;
+            if (job* found = pop_lane_if(self.lane(candidate), wanted)) return found;
+        }
+        return nullptr;
+    }
+
+    // Worker `self` only: `awaited`, if it is on top of one of its own lanes (spent entries above it are disposed
+    // of); nullptr otherwise, leaving the lanes as they were. A peek first, so a different live top is not popped and
+    // pushed back for nothing. `level` becomes the lane's [Y1].
+    job* pop_awaited(worker& self, job* awaited, priority& level) {
+        const auto is_awaited = [awaited](const job* candidate) { return candidate == awaited; };
+        for (priority candidate : {priority::normal, priority::high, priority::low}) {
+            if (candidate != priority::normal && !self.lanes_used) break;
+            chase_lev_deque<job*>& lane = self.lane(candidate);
+            job* const top = lane.peek().value_or(nullptr);
+            if (top == awaited || (top != nullptr && task_frame_base::spent(top))) {
+                level = candidate;
+                if (job* found = pop_lane_if(lane, is_awaited)) return found;
+            }
+        }
+        return nullptr;
+    }
+
+    // Owner of `lane` only: pop_own_if for one lane.
+    template <class Wanted>
+    static job* pop_lane_if(chase_lev_deque<job*>& lane, Wanted wanted) {
+        job* top = lane.pop().value_or(nullptr);
         while (top != nullptr && !wanted(top) && task_frame_base::spent(top)) {
             run(top);
-            top = self.deque.pop().value_or(nullptr);
+            top = lane.pop().value_or(nullptr);
         }
         if (top == nullptr || wanted(top)) return top;
         // Back where it was, without a second announcement: it was announced when first pushed. A worker that
         // parked while it was out of the deque misses it only until we pop it ourselves, or block — and blocking
         // looks again (parking.hpp [P2]).
-        self.deque.push(top);
+        lane.push(top);
         return nullptr;
+    }
+
+    // Worker `self` (a guest too), waiting: runs `work`, which it took from a lane or queue of `level`, at that
+    // level [Y3], then goes back to its own.
+    static void run_at(worker& self, job* work, priority level) noexcept {
+        const priority outer = self.level;
+        self.level = level;
+        run(work);
+        self.level = outer;
     }
 
     // Worker `self` of this runtime (a guest too), before it blocks in a wait [R1][P2]. `required`: the wait may
@@ -401,19 +466,21 @@ public:
         return &slot;
     }
 
-    // Worker (a guest: waiting.hpp [W4]) `self` only. The oldest job of the injection queue if `wanted` says so,
-    // and behind it up to a batch of consecutive wanted jobs, queued on our deque where others can steal them.
-    // Spent entries of claimed frames at the head are disposed of on the way (as in pop_own_if): they would
-    // otherwise hide a wanted job from a guest, which then claims it in place and leaves one more.
+    // Worker (a guest: waiting.hpp [W4]) `self` only. The oldest job of the injection queue of `level` if `wanted`
+    // says so, and behind it up to a batch of consecutive wanted jobs, queued on our lane of that level where
+    // others can steal them [Y1]. Spent entries of claimed frames at the head are disposed of on the way (as in
+    // pop_own_if): they would otherwise hide a wanted job from a guest, which then claims it in place and leaves
+    // one more.
     template <class Wanted>
-    job* take_injected_if(worker& self, Wanted wanted) {
-        if (!injection_.has_linked_job() || !injection_.try_lock_consumer()) return nullptr;
+    job* take_injected_if(worker& self, Wanted wanted, priority level = priority::normal) {
+        injection_queue& queue = injection_at(level);
+        if (!queue.has_linked_job() || !queue.try_lock_consumer()) return nullptr;
         const auto wanted_or_spent = [&wanted](const job* work) {
             return wanted(work) || task_frame_base::spent(work);
         };
         job* first = nullptr;
         std::size_t queued = 0;
-        while (job* work = injection_.pop_if(wanted_or_spent)) {
+        while (job* work = queue.pop_if(wanted_or_spent)) {
             if (!wanted(work)) {
                 run(work);  // spent: drops the queue's reference only
                 continue;
@@ -422,43 +489,67 @@ public:
             if (first == nullptr) {
                 first = work;
             } else {
-                self.instruments.note_deque_depth(self.deque.push(work));
+                push_to_lane(self, level, work);
                 if (++queued + 1 >= injection_batch) break;
             }
         }
-        injection_.unlock_consumer();
+        queue.unlock_consumer();
         if (queued > 0) idle_.notify_after_push();  // let a sleeper share the batch
         return first;
     }
 
-    // Guest `self` only, waiting for a group (waiting.hpp [W4]): steals from the other slots' deques the oldest
+    // Guest `self` only (waiting.hpp [W4]): take_injected_if over the queues of every level, highest first;
+    // `level` becomes the level of the queue it came from [Y1].
+    template <class Wanted>
+    job* take_injected_wanted(worker& self, Wanted wanted, priority& level) {
+        for (priority candidate : {priority::high, priority::normal, priority::low}) {
+            level = candidate;
+            if (job* found = take_injected_if(self, wanted, candidate)) return found;
+        }
+        return nullptr;
+    }
+
+    // Guest `self` only, waiting for a group (waiting.hpp [W4]): steals from the other slots' lanes the oldest
     // job of each and returns the first that is `wanted`; spent entries on the way are disposed of. A thief cannot
     // look at a job before it owns it (the pointer may be stale until the CAS succeeds), so it may take one it
     // must not run: that one goes back to the pool through the injection queue, as in leapfrogging [L4], and
     // `gave_up` is set so that this wait steals no more (at most one job per wait moves that way).
+    // `level` becomes the level of the lane it came from [Y1].
     template <class Wanted>
-    job* steal_wanted(worker& self, Wanted wanted, bool& gave_up) {
+    job* steal_wanted(worker& self, Wanted wanted, bool& gave_up, priority& level) {
         const std::size_t count = slot_count_.load(std::memory_order_acquire);  // [R2]
         const std::size_t start = self.next_random() % count;
         for (std::size_t i = 0; i < count && !gave_up; ++i) {
             worker& victim = *slots_[(start + i) % count];
             if (&victim == &self) continue;
-            for (int attempt = 0; attempt < 4; ++attempt) {
-                const steal_result<job*> result = victim.deque.try_steal();
-                self.instruments.count(steal_attempts);
-                if (result.status == steal_status::empty) break;
-                if (result.status != steal_status::success) continue;
-                self.instruments.count(steals);
-                self.instruments.mark(trace_kind::steal, victim.index);
-                if (wanted(result.item)) return result.item;
-                if (task_frame_base::spent(result.item)) {
-                    run(result.item);  // drops the queue's reference only
-                    continue;
-                }
-                pass_on(result.item);
-                gave_up = true;
-                break;
+            for (priority candidate : {priority::high, priority::normal, priority::low}) {
+                level = candidate;
+                if (job* found = steal_wanted_from(self, victim, candidate, wanted, gave_up)) return found;
+                if (gave_up) break;
             }
+        }
+        return nullptr;
+    }
+
+    // Guest `self` only: steal_wanted for one lane of one victim.
+    template <class Wanted>
+    job* steal_wanted_from(worker& self, worker& victim, priority level, Wanted wanted, bool& gave_up) {
+        chase_lev_deque<job*>& lane = victim.lane(level);
+        for (int attempt = 0; attempt < 4 && !lane.empty(); ++attempt) {  // empty(): a hint [Y4]
+            const steal_result<job*> result = lane.try_steal();
+            self.instruments.count(steal_attempts);
+            if (result.status == steal_status::empty) break;
+            if (result.status != steal_status::success) continue;
+            self.instruments.count(steals);
+            self.instruments.mark(trace_kind::steal, victim.index);
+            if (wanted(result.item)) return result.item;
+            if (task_frame_base::spent(result.item)) {
+                run(result.item);  // drops the queue's reference only
+                continue;
+            }
+            pass_on(result.item, level);
+            gave_up = true;
+            break;
         }
         return nullptr;
     }
@@ -467,13 +558,16 @@ public:
     void leave_as_guest(worker& slot) noexcept {
         if (inherited()) return;     // a task run here forked, and this is the child: nothing here is ours
         deferred_finishes::flush();  // [G4]
-        while (job* left = slot.deque.pop().value_or(nullptr)) {
-            if (task_frame_base::spent(left)) {
-                run(left);  // drops the queue's reference only (pop_own_if)
-            } else {
-                pass_on(left);  // [V3] also during shutdown, which waits for us [V4]
+        for (priority level : {priority::high, priority::normal, priority::low}) {
+            while (job* left = slot.lane(level).pop().value_or(nullptr)) {
+                if (task_frame_base::spent(left)) {
+                    run(left);  // drops the queue's reference only (pop_own_if)
+                } else {
+                    pass_on(left, level);  // [V3] also during shutdown, which waits for us [V4]; [Y1]
+                }
             }
         }
+        slot.lanes_used = false;
         frame_cache::flush_this_thread();
         slot.instruments.publish();  // [M1] before the slot can change hands
         current_worker = nullptr;
@@ -520,6 +614,7 @@ private:
         slot.instruments.set_tracing(true);
     }
     job* next_job(worker& self);
+    job* next_by_level(worker& self);
     bool park(worker& self);
     static void note_wakeup(worker& self) noexcept;
     bool try_retire_idle(worker& self);
@@ -549,9 +644,36 @@ private:
     static std::uintptr_t guest_stack_floor() noexcept;
     static void register_fork_handler();
 
-    // Worker only. Takes up to a batch from the injection queue: runs the first, queues the rest locally.
+    // Worker only (its loop). Takes up to a batch from the injection queue of the level the picker chooses among
+    // those holding jobs [Y2]: runs the first, queues the rest in its lane of that level; sets self.level [Y3].
     job* take_injected(worker& self) {
-        return take_injected_if(self, [](const job*) { return true; });
+        const unsigned waiting = injected_levels();
+        if (waiting == 0) return nullptr;
+        const priority level = self.picker.pick(waiting);
+        job* work = take_injected_if(
+            self, [](const job*) { return true; }, level);
+        if (work != nullptr) took(self, level, waiting);
+        return work;
+    }
+
+    // Worker only (its loop): it took a job at `level` while the levels of `waiting` had work [Y2][Y3].
+    static void took(worker& self, priority level, unsigned waiting) noexcept {
+        self.picker.note(level, waiting);
+        self.level = level;
+    }
+
+    // Any thread: the levels whose injection queue holds a linked job (a hint: has_linked_job).
+    unsigned injected_levels() const noexcept {
+        return (injection_high_.has_linked_job() ? level_bit(priority::high) : 0U) |
+               (injection_.has_linked_job() ? level_bit(priority::normal) : 0U) |
+               (injection_low_.has_linked_job() ? level_bit(priority::low) : 0U);
+    }
+
+    // Worker `self` only: the levels whose lane of its own holds a job (a hint: a thief may empty one meanwhile).
+    static unsigned own_levels(const worker& self) noexcept {
+        return (self.high_lane.empty() ? 0U : level_bit(priority::high)) |
+               (self.deque.empty() ? 0U : level_bit(priority::normal)) |
+               (self.low_lane.empty() ? 0U : level_bit(priority::low));
     }
 
     // Worker only. One pass over the other workers from a random start; nullptr if all looked empty.
@@ -562,19 +684,35 @@ private:
         for (std::size_t i = 0; i < count; ++i) {
             worker& victim = *slots_[(start + i) % count];
             if (&victim == &self) continue;
-            for (int attempt = 0; attempt < 4; ++attempt) {
-                const steal_result<job*> result = victim.deque.try_steal();
-                self.instruments.count(steal_attempts);
-                if (result.status == steal_status::success) {
-                    self.instruments.count(steals);
-                    self.instruments.mark(trace_kind::steal, victim.index);
-                    // A join's half comes alone: its owner leapfrogs only into work that has started (join.hpp),
-                    // and the jobs under it are the rest of the same fork-join, better left where they are.
-                    if (result.item->family != &join_family) steal_more(self, victim);
-                    return result.item;
-                }
-                if (result.status == steal_status::empty) break;
+            // From each victim its highest level that has work [Y1]; an unused lane costs two relaxed loads (a
+            // hint: a lane looking empty wrongly is found by the look before parking [Y4]).
+            if (!victim.high_lane.empty()) {
+                if (job* work = steal_from(self, victim, priority::high)) return work;
             }
+            if (job* work = steal_from(self, victim, priority::normal)) return work;
+            if (!victim.low_lane.empty()) {
+                if (job* work = steal_from(self, victim, priority::low)) return work;
+            }
+        }
+        return nullptr;
+    }
+
+    // Worker only (its loop): a few attempts at the oldest job of `victim`'s lane of `level`; sets self.level [Y3].
+    job* steal_from(worker& self, worker& victim, priority level) {
+        chase_lev_deque<job*>& lane = victim.lane(level);
+        for (int attempt = 0; attempt < 4; ++attempt) {
+            const steal_result<job*> result = lane.try_steal();
+            self.instruments.count(steal_attempts);
+            if (result.status == steal_status::success) {
+                self.instruments.count(steals);
+                self.instruments.mark(trace_kind::steal, victim.index);
+                // A join's half comes alone: its owner leapfrogs only into work that has started (join.hpp),
+                // and the jobs under it are the rest of the same fork-join, better left where they are.
+                if (result.item->family != &join_family) steal_more(self, lane, level);
+                self.level = level;
+                return result.item;
+            }
+            if (result.status == steal_status::empty) break;
         }
         return nullptr;
     }
@@ -585,24 +723,25 @@ private:
     job* poll_injection_briefly(worker& self) {
         for (int poll = 0; poll < injection_polls; ++poll) {
             for (int spin = 0; spin < 8; ++spin) cpu_relax();
-            if (injection_.has_linked_job()) {
+            if (injected_levels() != 0) {
                 if (job* work = take_injected(self)) return work;
             }
         }
         return nullptr;
     }
 
-    // Worker only. After a successful steal, takes up to half of what the victim has left (at most steal_batch)
-    // into its own deque: fewer trips to the victim's line and to the idle state for a stream of small tasks.
-    void steal_more(worker& self, worker& victim) {
-        const std::int64_t extra = std::min(victim.deque.size() / 2, steal_batch - 1);
+    // Worker only. After a successful steal, takes up to half of what the victim's lane has left (at most
+    // steal_batch) into its own lane of the same level [Y1]: fewer trips to the victim's line and to the idle state
+    // for a stream of small tasks.
+    void steal_more(worker& self, chase_lev_deque<job*>& lane, priority level) {
+        const std::int64_t extra = std::min(lane.size() / 2, steal_batch - 1);
         std::int64_t taken = 0;
         for (; taken < extra; ++taken) {
-            const steal_result<job*> result = victim.deque.try_steal();
+            const steal_result<job*> result = lane.try_steal();
             self.instruments.count(steal_attempts);
             if (result.status != steal_status::success) break;
             self.instruments.count(steals);
-            self.instruments.note_deque_depth(self.deque.push(result.item));
+            push_to_lane(self, level, result.item);
         }
         if (taken > 0) idle_.notify_after_push();
     }
@@ -631,17 +770,21 @@ private:
         if (any_work_visible()) idle_.notify_one();
     }
 
-    // Any worker, after a seq_cst fence: might any queue hold a job?
+    // Any worker, after a seq_cst fence: might any queue hold a job? Every level's [Y4].
     bool any_work_visible() const noexcept {
-        if (injection_.maybe_nonempty()) return true;
+        if (any_injected()) return true;
         const std::size_t count = slot_count_.load(std::memory_order_acquire);  // [R2]
         for (std::size_t i = 0; i < count; ++i) {
-            if (!slots_[i]->deque.empty()) return true;
+            if (own_levels(*slots_[i]) != 0) return true;
         }
         return false;
     }
 
-    bool drained(worker& self) const noexcept { return self.deque.empty() && !injection_.maybe_nonempty(); }
+    bool any_injected() const noexcept {
+        return injection_.maybe_nonempty() || injection_high_.maybe_nonempty() || injection_low_.maybe_nonempty();
+    }
+
+    bool drained(worker& self) const noexcept { return own_levels(self) == 0 && !any_injected(); }
 
     runtime_settings settings_;
     const std::size_t capacity_;
@@ -650,7 +793,9 @@ private:
     std::unique_ptr<worker*[]> slots_;            // [R2] written before slot_count_ publishes it, then constant
     atomic<std::size_t> slot_count_{0};           // slots ever created
     std::vector<std::unique_ptr<worker>> owned_;  // the slots' workers; guarded by spares_mutex_
-    injection_queue injection_;
+    injection_queue injection_;                   // the normal level's, which every mechanism but priorities uses
+    injection_queue injection_high_;              // [Y1]
+    injection_queue injection_low_;               // [Y1]
     idle_coordinator idle_;
     guest_slots guests_;
     // Slot i's current or last thread [R3]. The own workers' entries (i < threads) are written by the constructor
@@ -710,8 +855,11 @@ inline job* runtime::next_job(worker& self) {
         self.ticks = 0;
         if (job* work = take_injected(self)) return work;
     }
-    if (auto own = self.deque.pop()) {
+    if (self.lanes_used || injection_high_.has_linked_job()) [[unlikely]] {
+        if (job* work = next_by_level(self)) return work;
+    } else if (auto own = self.deque.pop()) {
         self.instruments.count(local_pops);
+        self.level = priority::normal;  // [Y3]
         return *own;
     }
     // Out of local work: send freed frames home before looking elsewhere, so a spawner's pool stays as small as
@@ -721,6 +869,37 @@ inline job* runtime::next_job(worker& self) {
     if (job* work = take_injected(self)) return work;
     if (job* work = poll_injection_briefly(self)) return work;
     return search(self);
+}
+
+// Worker only, while its high or low lane may hold work or high-level work was injected: its own lanes and the
+// injection queues by level, as the picker chooses [Y2]. nullptr when none held a job it could take.
+inline job* runtime::next_by_level(worker& self) {
+    const unsigned own = own_levels(self);
+    if ((own & ~level_bit(priority::normal)) == 0) self.lanes_used = false;  // only we push there
+    const unsigned waiting = own | injected_levels();
+    if (waiting == 0) return nullptr;
+    const priority level = self.picker.pick(waiting);
+    job* work = nullptr;
+    if ((own & level_bit(level)) != 0) {
+        work = self.lane(level).pop().value_or(nullptr);
+        if (work != nullptr) self.instruments.count(local_pops);
+    } else {
+        work = take_injected_if(
+            self, [](const job*) { return true; }, level);
+    }
+    if (work != nullptr) {
+        took(self, level, waiting);
+        return work;
+    }
+    // A thief or another consumer was first: whatever else our own lanes hold, highest first.
+    for (priority other : {priority::high, priority::normal, priority::low}) {
+        if (auto own_job = self.lane(other).pop()) {
+            self.instruments.count(local_pops);
+            took(self, other, waiting);
+            return *own_job;
+        }
+    }
+    return nullptr;
 }
 
 // Worker only: steps 2-4 of the parking protocol (parking.hpp). False when a spare retired instead [R2].
@@ -786,7 +965,9 @@ inline bool runtime::retire_on_request(worker& self) {
         --live_;
         note_target_locked();
         // [R4] Before shutdown can begin: what was queued here goes to the queue the remaining threads drain.
-        while (const auto top = self.deque.pop()) injection_.requeue(*top);
+        for (priority level : {priority::high, priority::normal, priority::low}) {
+            while (const auto top = self.lane(level).pop()) injection_at(level).requeue(*top);  // [Y1]
+        }
     }
     idle_.notify_after_seq_cst_publish();  // the requeues' seq_cst CASes published the jobs, as in submit()
     depart(self, false);
@@ -923,6 +1104,8 @@ inline void runtime::start_thread_locked(bool stand_in) {
     slot->spare = stand_in;                // the new thread reads these after it starts
     slot->searching = false;
     slot->ticks = 0;
+    slot->level = priority::normal;
+    slot->lanes_used = false;                                   // its lanes are empty: drained or handed over [R4]
     slot->stand_in.store(stand_in, std::memory_order_relaxed);  // for metrics readers: a snapshot
     // Relaxed: counted before the thread runs, by a thread that is itself counted or holds off shutdown [R5].
     threads_alive_.fetch_add(1, std::memory_order_relaxed);
@@ -984,8 +1167,10 @@ inline void runtime::shutdown() {
         std::lock_guard lock(spares_mutex_);
         closing_ = true;  // [R4] before the queue closes: no retirement hands jobs over after this, no resize
     }
-    guests_.close();  // before the queue [V2]
-    injection_.close();
+    guests_.close();  // before the queues [V2]
+    injection_high_.close();
+    injection_low_.close();
+    injection_.close();  // last: the workers' exit condition reads this one (worker_main)
     // The child of a fork(): nobody to wake or join, and the parent's threads may have left any lock held.
     if (inherited()) return;
     std::lock_guard lock(shutdown_mutex_);
@@ -1042,7 +1227,7 @@ inline void schedule_fired(const void* pool, job* work) noexcept {
     try {
         worker* const self = current_worker;
         if (self != nullptr && self->pool == home) {
-            home->push_join(*self, work);
+            home->push_join(*self, work, self->level);  // the completing task's level [Y3]
         } else {
             home->submit(work);
         }

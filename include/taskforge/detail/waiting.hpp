@@ -109,18 +109,17 @@ inline runtime& runtime_of(const task_frame_base& frame) noexcept {
 }
 
 // Worker (or guest) `self` of the frame's pool, with stack to spare: [W1] runs the awaited task here if nobody
-// started it: from the top of our own deque (a guest: also from the head of the injection queue, where its own
-// spawn went [W4]), else claimed where it sits. Taken from a queue it leaves no spent entry behind, which would
-// keep the frame alive until a worker drops it. A peek first, so a different live top is not popped and pushed
-// back for nothing; spent entries on top are cleared on the way (pop_own_if). Also co_await on a handle (task.hpp).
+// started it: from the top of one of our own lanes (runtime.hpp, pop_awaited), at that lane's level [Y3] (a
+// guest: also from the head of an injection queue, where its own spawn went [W4]), else claimed where it sits.
+// Taken from a queue it leaves no spent entry behind, which would keep the frame alive until a worker drops it.
+// Also co_await on a handle (task.hpp).
 inline void run_awaited_here(worker& self, task_frame_base& frame) {
     job* const awaited = &frame;
     const auto is_awaited = [awaited](const job* candidate) { return candidate == awaited; };
-    job* const top = self.deque.peek().value_or(nullptr);
-    const bool look_on_top = top == awaited || (top != nullptr && task_frame_base::spent(top));
-    if ((look_on_top && self.pool->pop_own_if(self, is_awaited) != nullptr) ||
-        (self.guest && self.pool->take_injected_if(self, is_awaited) != nullptr)) {
-        run(awaited);
+    priority level = priority::normal;
+    if (self.pool->pop_awaited(self, awaited, level) != nullptr ||
+        (self.guest && self.pool->take_injected_wanted(self, is_awaited, level) != nullptr)) {
+        runtime::run_at(self, awaited, level);
     } else {
         frame.try_run_inline(this_thread_identity());
     }
@@ -162,13 +161,14 @@ inline void wait_for_group_as(worker* self, group_state& group, runtime* pool_po
             deferred_finishes::flush();  // our own finishes may be what the group still counts [G4]
             if (group_state::no_tasks_left(word.load(std::memory_order_acquire))) break;
             if (!runtime::stack_has_room(*self)) break;
-            job* member = pool.pop_own_if(*self, is_member);
+            priority level = priority::normal;
+            job* member = pool.pop_own_if(*self, is_member, level);
             if (member == nullptr && self->guest) {  // [W4]: the head of the injection queue, then other deques
-                member = pool.take_injected_if(*self, is_member);
-                if (member == nullptr) member = pool.steal_wanted(*self, is_member, stealing_given_up);
+                member = pool.take_injected_wanted(*self, is_member, level);
+                if (member == nullptr) member = pool.steal_wanted(*self, is_member, stealing_given_up, level);
             }
             if (member == nullptr) break;
-            run(member);  // [W1] a task of the awaited group
+            runtime::run_at(*self, member, level);  // [W1] a task of the awaited group, at its level [Y3]
         }
     }
     if (!group_state::no_tasks_left(word.load(std::memory_order_acquire))) {

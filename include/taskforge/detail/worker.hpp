@@ -11,6 +11,7 @@
 #include "../deque.hpp"
 #include "instruments.hpp"
 #include "job.hpp"
+#include "levels.hpp"
 #include "platform.hpp"
 
 namespace taskforge::detail {
@@ -27,12 +28,23 @@ struct alignas(cache_line) worker {
     bool spare;             // started to stand in for a blocked worker; may retire when idle [R2]
     atomic<bool> stand_in;  // `spare`, published for metrics readers (relaxed: a snapshot; runtime.hpp role_of)
     bool guest = false;     // a guest slot: its owner is whichever waiting outside thread is inside (guest_slots.hpp)
-    chase_lev_deque<job*> deque{256};
+    chase_lev_deque<job*> deque{256};     // the normal lane: every mechanism but priorities uses only this one
+    chase_lev_deque<job*> high_lane{32};  // levels.hpp [Y1]
+    chase_lev_deque<job*> low_lane{32};   // levels.hpp [Y1]
+    bool lanes_used = false;              // the owner pushed into high_lane or low_lane since it last saw both empty
+    priority level = priority::normal;    // the level of the job the loop took last [Y3]
+    level_picker picker;                  // [Y2]
     std::uint64_t random_state;
     std::uintptr_t stack_floor = 0;  // below this address, a wait blocks instead of running work inline
     std::uint32_t ticks = 0;         // tasks taken since the last fairness check
     bool searching = false;
     worker_instruments instruments;  // metrics counts and trace ring (instruments.hpp)
+
+    // The lane of `chosen` (not inherit_level) [Y1].
+    chase_lev_deque<job*>& lane(priority chosen) noexcept {
+        if (chosen == priority::normal) return deque;
+        return chosen == priority::high ? high_lane : low_lane;
+    }
 
     std::uint64_t next_random() noexcept {  // xorshift64: victim selection only
         random_state ^= random_state << 13;
