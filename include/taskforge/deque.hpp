@@ -85,7 +85,7 @@ public:
 
     /// Owner only: adds `item` at the bottom; grows the buffer when it is full. Returns how many items the deque
     /// held just after, as the owner saw it (thieves may have taken some since): the depth metrics report.
-    std::int64_t push(T item) {
+    TASKFORGE_HOT_INLINE std::int64_t push(T item) {
         const std::int64_t bottom = bottom_.load(std::memory_order_relaxed);  // [I1] we are its only writer
         // Acquire pairs with the thieves' CAS on `top_`: a slot we are about to reuse has been read completely
         // by the thief that took it before we overwrite it.
@@ -100,7 +100,7 @@ public:
     }
 
     /// Owner only: takes the most recently pushed item, if any.
-    std::optional<T> pop() {
+    TASKFORGE_HOT_INLINE std::optional<T> pop() {
         const std::int64_t bottom = bottom_.load(std::memory_order_relaxed) - 1;  // [I1]
         ring* buffer = buffer_.load(std::memory_order_relaxed);                   // [I1]
         const std::int64_t top = reserve_bottom(bottom);

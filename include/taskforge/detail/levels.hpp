@@ -66,6 +66,9 @@ public:
         }
     }
 
+    // After taking a job at normal while no other level had work: note(normal, level_bit(normal)), cheaper.
+    void reset() noexcept { passed_[0] = passed_[1] = 0; }
+
 private:
     bool overdue(priority level, unsigned waiting) const noexcept {
         return (waiting & level_bit(level)) != 0 && passed_[static_cast<unsigned>(level) - 1] >= starvation_limit;

@@ -208,12 +208,12 @@ public:
     // Any thread. Hands `work` to the pool at `level` (inherit_level: the running task's on one of our workers,
     // else normal [Y3]); from one of our workers it goes to that worker's lane of the level [Y1].
     // Throws scheduler_closed (and leaves `work` untouched) when called from outside after shutdown() began.
-    void submit(job* work, priority level = inherit_level) {
+    TASKFORGE_HOT_INLINE void submit(job* work, priority level = inherit_level) {
         worker* self = current_worker;
         if (self != nullptr && self->pool == this) {
-            const priority chosen = level == inherit_level ? self->level : level;
-            if (chosen != priority::normal) [[unlikely]] {
-                push_to_lane(*self, chosen, work);
+            if (level == inherit_level) level = self->level;
+            if (level != priority::normal) [[unlikely]] {
+                push_to_other_lane(*self, level, work);
             } else {
                 self->instruments.note_deque_depth(self->deque.push(work));
             }
@@ -222,16 +222,24 @@ public:
             if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_after_push();
             return;
         }
-        const priority chosen = level == inherit_level ? priority::normal : level;
-        if (inherited() || !injection_at(chosen).push(work)) throw scheduler_closed();
+        injection_queue& queue = level == inherit_level ? injection_ : injection_at(level);
+        if (inherited() || !queue.push(work)) throw scheduler_closed();
         idle_.notify_after_seq_cst_publish();
     }
 
     // Worker `self` of this runtime only: pushes onto its lane of `level` (not inherit_level) [Y1]. The caller
     // announces it (a notify), as after any push.
-    static void push_to_lane(worker& self, priority level, job* work) {
+    TASKFORGE_HOT_INLINE static void push_to_lane(worker& self, priority level, job* work) {
+        if (level == priority::normal) [[likely]] {
+            self.instruments.note_deque_depth(self.deque.push(work));
+        } else {
+            push_to_other_lane(self, level, work);
+        }
+    }
+
+    TASKFORGE_COLD static void push_to_other_lane(worker& self, priority level, job* work) {
         self.instruments.note_deque_depth(self.lane(level).push(work));
-        if (level != priority::normal) self.lanes_used = true;
+        self.lanes_used = true;
     }
 
     // The injection queue of `level` (not inherit_level) [Y1].
@@ -243,7 +251,7 @@ public:
     // Worker `self` of this runtime only: pushes the stack job of a join, which `self` takes back or waits for
     // (join.hpp), so the wake-up needs no fence (parking.hpp [P4]); also a continuation or coroutine that `self`
     // pops next, at `level` (the running task's: schedule_fired) [Y1].
-    void push_join(worker& self, job* work, priority level = priority::normal) {
+    TASKFORGE_HOT_INLINE void push_join(worker& self, job* work, priority level = priority::normal) {
         push_to_lane(self, level, work);
         if (slot_count_.load(std::memory_order_relaxed) > 1) idle_.notify_without_fence();  // as in submit()
     }
@@ -379,23 +387,33 @@ public:
     // Worker `self` only: `awaited`, if it is on top of one of its own lanes (spent entries above it are disposed
     // of); nullptr otherwise, leaving the lanes as they were. A peek first, so a different live top is not popped and
     // pushed back for nothing. `level` becomes the lane's [Y1].
-    job* pop_awaited(worker& self, job* awaited, priority& level) {
-        const auto is_awaited = [awaited](const job* candidate) { return candidate == awaited; };
-        for (priority candidate : {priority::normal, priority::high, priority::low}) {
-            if (candidate != priority::normal && !self.lanes_used) break;
-            chase_lev_deque<job*>& lane = self.lane(candidate);
-            job* const top = lane.peek().value_or(nullptr);
-            if (top == awaited || (top != nullptr && task_frame_base::spent(top))) {
+    TASKFORGE_HOT_INLINE job* pop_awaited(worker& self, job* awaited, priority& level) {
+        if (job* found = pop_awaited_from(self.deque, awaited)) return found;
+        if (!self.lanes_used) [[likely]]
+            return nullptr;
+        return pop_awaited_elsewhere(self, awaited, level);
+    }
+
+    TASKFORGE_COLD static job* pop_awaited_elsewhere(worker& self, job* awaited, priority& level) {
+        for (priority candidate : {priority::high, priority::low}) {
+            if (job* found = pop_awaited_from(self.lane(candidate), awaited)) {
                 level = candidate;
-                if (job* found = pop_lane_if(lane, is_awaited)) return found;
+                return found;
             }
         }
         return nullptr;
     }
 
+    // Owner of `lane` only: pop_awaited for one lane.
+    TASKFORGE_HOT_INLINE static job* pop_awaited_from(chase_lev_deque<job*>& lane, job* awaited) {
+        job* const top = lane.peek().value_or(nullptr);
+        if (top != awaited && (top == nullptr || !task_frame_base::spent(top))) return nullptr;
+        return pop_lane_if(lane, [awaited](const job* candidate) { return candidate == awaited; });
+    }
+
     // Owner of `lane` only: pop_own_if for one lane.
     template <class Wanted>
-    static job* pop_lane_if(chase_lev_deque<job*>& lane, Wanted wanted) {
+    TASKFORGE_HOT_INLINE static job* pop_lane_if(chase_lev_deque<job*>& lane, Wanted wanted) {
         job* top = lane.pop().value_or(nullptr);
         while (top != nullptr && !wanted(top) && task_frame_base::spent(top)) {
             run(top);
@@ -413,6 +431,8 @@ public:
     // level [Y3], then goes back to its own.
     static void run_at(worker& self, job* work, priority level) noexcept {
         const priority outer = self.level;
+        if (level == outer) [[likely]]
+            return run(work);
         self.level = level;
         run(work);
         self.level = outer;
@@ -648,13 +668,28 @@ private:
     // those holding jobs [Y2]: runs the first, queues the rest in its lane of that level; sets self.level [Y3].
     job* take_injected(worker& self) {
         const unsigned waiting = injected_levels();
+        if (waiting != level_bit(priority::normal)) [[unlikely]]
+            return take_injected_by_level(self, waiting);
+        job* work = take_injected_if(self, any_job{});
+        if (work != nullptr) {
+            self.picker.reset();  // no other level waited [Y2]
+            self.level = priority::normal;
+        }
+        return work;
+    }
+
+    TASKFORGE_COLD job* take_injected_by_level(worker& self, unsigned waiting) {
         if (waiting == 0) return nullptr;
         const priority level = self.picker.pick(waiting);
-        job* work = take_injected_if(
-            self, [](const job*) { return true; }, level);
+        job* work = take_injected_if(self, any_job{}, level);
         if (work != nullptr) took(self, level, waiting);
         return work;
     }
+
+    // Any job is wanted (the loop's takes).
+    struct any_job {
+        bool operator()(const job*) const noexcept { return true; }
+    };
 
     // Worker only (its loop): it took a job at `level` while the levels of `waiting` had work [Y2][Y3].
     static void took(worker& self, priority level, unsigned waiting) noexcept {
@@ -850,7 +885,7 @@ inline void runtime::worker_main(worker& self) {
 }
 
 // Worker only: steps 1-3 of the loop.
-inline job* runtime::next_job(worker& self) {
+TASKFORGE_HOT_INLINE job* runtime::next_job(worker& self) {
     if (++self.ticks >= fairness_interval) {  // outside spawns are not starved by local work
         self.ticks = 0;
         if (job* work = take_injected(self)) return work;
@@ -873,7 +908,7 @@ inline job* runtime::next_job(worker& self) {
 
 // Worker only, while its high or low lane may hold work or high-level work was injected: its own lanes and the
 // injection queues by level, as the picker chooses [Y2]. nullptr when none held a job it could take.
-inline job* runtime::next_by_level(worker& self) {
+TASKFORGE_COLD inline job* runtime::next_by_level(worker& self) {
     const unsigned own = own_levels(self);
     if ((own & ~level_bit(priority::normal)) == 0) self.lanes_used = false;  // only we push there
     const unsigned waiting = own | injected_levels();
@@ -884,8 +919,7 @@ inline job* runtime::next_by_level(worker& self) {
         work = self.lane(level).pop().value_or(nullptr);
         if (work != nullptr) self.instruments.count(local_pops);
     } else {
-        work = take_injected_if(
-            self, [](const job*) { return true; }, level);
+        work = take_injected_if(self, any_job{}, level);
     }
     if (work != nullptr) {
         took(self, level, waiting);
