@@ -15,7 +15,8 @@
 ///     continuous stream of high-priority work, low-priority tasks still get at least 1 in 33 of a worker's
 ///     dequeues.
 ///   * Children inherit: `spawn(f)` (no level) from inside a running task uses that task's level; from any other
-///     thread, `priority::normal`. A task_group made with a level spawns its tasks at that level.
+///     thread, `priority::normal`. A task_group made with a level spawns its tasks at that level. A coroutine
+///     spawned at a level resumes at it after every `co_await` (on a handle or `pool.schedule()`).
 ///
 /// What it does not do
 ///   * Nothing preempts a running task: a high-priority task waits for a worker to finish its current task (the
@@ -23,7 +24,10 @@
 ///   * It orders taking, not finishing: a low task taken before a high one was spawned runs on.
 ///   * join(), parallel_invoke() and the parallel loops queue their halves at normal level: they are pieces of the
 ///     running task, which is waiting for them.
-///   * A task that a waiting thread runs inline (waiting on its handle, or on its group) runs at the waiter's level.
+///   * A task that a waiting thread claims and runs inline while it still sits in another worker's queue (or the
+///     pool's) runs at the waiter's level; one the waiter pops from its own queue of some level runs at that level.
+///   * The bound on starvation counts a worker's own queues and the pool's; work queued on other workers is
+///     stolen only when a worker has nothing at any level.
 ///   * With priorities unused (every task at normal) nothing changes: the per-level queues stay empty and cost a
 ///     few loads of unshared cache lines per search.
 #pragma once

@@ -191,6 +191,7 @@ public:
         worker* const here = current_worker;
         runtime* const home = here != nullptr ? here->pool : &runtime_of(*frame_);
         resume_.home = home;
+        resume_.level = here != nullptr ? here->level : priority::normal;  // resumed at its own level [Y1]
         resume_.execute = &resume_job::fire;  // run by the task's executor when it finishes [S8]
         if (here != nullptr) {
             home->coroutine_arrived();  // [C4] until fire() has queued or refused the resumption

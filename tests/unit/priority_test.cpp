@@ -1,6 +1,7 @@
 // Task priorities (issue 17): levels order what a worker takes next, children inherit their parent's level, lower
 // levels are not starved (at least 1 in 33 dequeues under a continuous higher load), nothing is lost or run twice
 // at any level (shutdown, resize, guests), and misuse is refused.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -303,4 +304,131 @@ TEST_CASE("priorities are refused where spawning is: a closed pool, a level that
     REQUIRE_THROWS_AS(group.spawn(priority::high, [] {}), taskforge::scheduler_closed);
     taskforge::task_group low_group{pool, priority::low};
     REQUIRE_THROWS_AS(low_group.spawn([] {}), taskforge::scheduler_closed);
+}
+
+namespace {
+
+// The longest run of entries other than `low` while some of the `lows` low entries were still to come.
+int longest_without(const std::vector<std::string>& entries, const std::string& low, int lows) {
+    int seen = 0;
+    int streak = 0;
+    int longest = 0;
+    for (const auto& entry : entries) {
+        if (seen == lows) break;
+        if (entry == low) {
+            ++seen;
+            streak = 0;
+        } else {
+            longest = std::max(longest, ++streak);
+        }
+    }
+    return longest;
+}
+
+}  // namespace
+
+TEST_CASE("low work in the pool's queue is not starved by a stream of work at higher levels", "[priority]") {
+    // Everything spawned from outside while the only worker is held: it all waits in the pool's queues, and the
+    // batches the worker takes from there move into its own lanes. Never more than 32 others while low waits.
+    for (const char* mix : {"normal", "high", "high and normal"}) {
+        INFO(mix);
+        taskforge::scheduler pool{one_worker()};
+        gate busy;
+        busy.hold(pool);
+        journal ran;
+        constexpr int lows = 40;
+        constexpr int others = 2000;
+        for (int i = 0; i < lows; ++i) pool.spawn(priority::low, [&ran] { ran.add("low"); });
+        for (int i = 0; i < others; ++i) {
+            const bool high = std::string(mix) == "high" || (std::string(mix) == "high and normal" && i % 2 == 0);
+            pool.spawn(high ? priority::high : priority::normal, [&ran] { ran.add("other"); });
+        }
+        busy.open();
+        ran.wait_for(lows + others);
+        std::lock_guard lock(ran.mutex);
+        REQUIRE(ran.entries.size() == static_cast<std::size_t>(lows + others));
+        REQUIRE(longest_without(ran.entries, "low", lows) <= 32);
+        REQUIRE(longest_without(ran.entries, "low", lows) >= 30);  // and the others did go first
+    }
+}
+
+TEST_CASE("the fairness check for outside spawns keeps the order of levels", "[priority]") {
+    // A low task in the pool's queue and 40 high tasks on the worker's own lane: the worker's periodic look at the
+    // pool's queue (every 61 tasks) must not take the low task early, whatever the tick count when it comes.
+    for (int filler = 0; filler < 62; ++filler) {
+        taskforge::scheduler pool{one_worker()};
+        std::atomic<int> filled{0};
+        pool.spawn([&] {
+            for (int i = 0; i < filler; ++i) taskforge::spawn([&filled] { filled.fetch_add(1); });
+        });
+        while (filled.load() < filler) std::this_thread::sleep_for(100us);
+        gate busy;
+        busy.hold(pool);
+        journal ran;
+        pool.spawn(priority::low, [&ran] { ran.add("low"); });
+        pool.spawn(priority::high, [&ran] {
+            for (int i = 0; i < 40; ++i) taskforge::spawn(priority::high, [&ran] { ran.add("high"); });
+        });
+        busy.open();
+        ran.wait_for(41);
+        std::lock_guard lock(ran.mutex);
+        INFO("filler " << filler);
+        const auto low_at = std::find(ran.entries.begin(), ran.entries.end(), "low") - ran.entries.begin();
+        REQUIRE(low_at >= 31);  // the seeding high task counts as one of the 32
+    }
+}
+
+TEST_CASE("a join inside a high task leaves a task spawned at normal at normal", "[priority][join]") {
+    for (priority outer : {priority::high, priority::low}) {
+        taskforge::scheduler pool{one_worker()};
+        std::atomic<int> seen{-1};
+        pool.spawn(outer,
+                   [&] {
+                       pool.join(
+                           [&] {
+                               pool.spawn(priority::normal, [&seen] {
+                                   seen.store(static_cast<int>(taskforge::this_task::current_priority()));
+                               });
+                           },
+                           [] {});
+                   })
+            .get();
+        pool.shutdown();
+        REQUIRE(seen.load() == static_cast<int>(priority::normal));
+    }
+}
+
+namespace {
+
+taskforge::task<std::vector<priority>> levels_across_suspensions(taskforge::scheduler& pool, priority other) {
+    std::vector<priority> seen{taskforge::this_task::current_priority()};
+    std::atomic<bool> release{false};
+    auto elsewhere = pool.spawn(other, [&release] {
+        while (!release.load()) std::this_thread::sleep_for(100us);
+        return 1;
+    });
+    std::thread opener([&release] {
+        std::this_thread::sleep_for(20ms);
+        release.store(true);
+    });
+    std::this_thread::sleep_for(5ms);  // the other worker starts it: the co_await suspends
+    co_await elsewhere;
+    opener.join();
+    seen.push_back(taskforge::this_task::current_priority());
+    seen.push_back(co_await pool.spawn([] { return taskforge::this_task::current_priority(); }));
+    co_await pool.schedule();
+    seen.push_back(taskforge::this_task::current_priority());
+    co_return seen;
+}
+
+}  // namespace
+
+TEST_CASE("a coroutine resumes at its own level after awaiting work of another level", "[priority][coroutine]") {
+    for (auto [mine, other] : {std::pair{priority::high, priority::normal}, std::pair{priority::low, priority::high}}) {
+        taskforge::scheduler pool{taskforge::options{.threads = 2}};
+        auto handle = pool.spawn(mine, levels_across_suspensions, std::ref(pool), other);
+        handle.wait_for(30s);  // a deadline never runs work here: get() must not claim the coroutine at our level
+        const auto seen = handle.get();
+        REQUIRE(seen == std::vector<priority>(4, mine));
+    }
 }

@@ -56,8 +56,9 @@ struct resume_job : job {
     resume_job() noexcept : job(&resume, &coroutine_family) {}
 
     std::coroutine_handle<> coroutine;
-    runtime* home = nullptr;  // where a fired resumption is queued (handle awaits)
-    bool refused = false;     // [C2] resumed on the completing thread: the co_await throws scheduler_closed
+    runtime* home = nullptr;            // where a fired resumption is queued (handle awaits)
+    bool refused = false;               // [C2] resumed on the completing thread: the co_await throws scheduler_closed
+    priority level = priority::normal;  // the coroutine's level when it suspended: it resumes at it (levels.hpp [Y1])
 
     static void resume(job* work) noexcept {
         const task_probe probe;
@@ -76,9 +77,9 @@ struct resume_job : job {
         try {
             worker* const here = current_worker;
             if (here != nullptr && here->pool == home) {
-                home->push_join(*here, self, here->level);  // as schedule_fired: popped when the current task returns
+                home->push_join(*here, self, self->level);  // as schedule_fired: popped when the current task returns
             } else {
-                home->submit(self);
+                home->submit(self, self->level);
             }
         } catch (...) {
             self->refused = true;

@@ -63,6 +63,15 @@ public:
         return tail != &stub_ || stub_.next.load(std::memory_order_relaxed) != nullptr;
     }
 
+    // Any thread; a one-load hint for a queue that is usually unused (the priority levels' queues): false when
+    // the head is the stub (nothing pushed since the queue was last drained), true while it holds a job or a push
+    // or the last pop is under way. It reads the producers' line, so a queue with a steady producer is watched
+    // with has_linked_job() instead.
+    bool may_hold_jobs() const noexcept {
+        // Relaxed: a hint; whoever acts on it takes the consumer lock and pops with the right orderings.
+        return (head_.load(std::memory_order_relaxed) & ~closed) != address(&stub_);
+    }
+
     bool try_lock_consumer() noexcept {
         // Acquire/release around `tail_`: the next lock holder sees the previous one's tail [Q1].
         return !consumer_locked_.load(std::memory_order_relaxed) &&

@@ -92,7 +92,8 @@ TASKFORGE_COLD inline bool take_back_after(runtime& pool, worker& self, job* top
             above.push_back(top);
         }
     }
-    for (auto it = above.rbegin(); it != above.rend(); ++it) pool.submit(*it);
+    for (auto it = above.rbegin(); it != above.rend(); ++it)
+        pool.submit(*it, priority::normal);  // [Y1]: from the normal lane
     return found;
 }
 

@@ -634,7 +634,7 @@ private:
         slot.instruments.set_tracing(true);
     }
     job* next_job(worker& self);
-    job* next_by_level(worker& self);
+    job* next_by_level(worker& self, bool fairness);
     bool park(worker& self);
     static void note_wakeup(worker& self) noexcept;
     bool try_retire_idle(worker& self);
@@ -886,12 +886,15 @@ inline void runtime::worker_main(worker& self) {
 
 // Worker only: steps 1-3 of the loop.
 TASKFORGE_HOT_INLINE job* runtime::next_job(worker& self) {
+    // Levels other than normal in play: our high or low lane may hold work, or the pool's queue of one of those
+    // levels does; then every take goes through the picker [Y2]. (Other workers' lanes are not looked at here.)
+    const bool levels = self.lanes_used || injection_high_.may_hold_jobs() || injection_low_.may_hold_jobs();
     if (++self.ticks >= fairness_interval) {  // outside spawns are not starved by local work
         self.ticks = 0;
-        if (job* work = take_injected(self)) return work;
+        if (job* work = levels ? next_by_level(self, true) : take_injected(self)) return work;
     }
-    if (self.lanes_used || injection_high_.has_linked_job()) [[unlikely]] {
-        if (job* work = next_by_level(self)) return work;
+    if (levels) [[unlikely]] {
+        if (job* work = next_by_level(self, false)) return work;
     } else if (auto own = self.deque.pop()) {
         self.instruments.count(local_pops);
         self.level = priority::normal;  // [Y3]
@@ -906,19 +909,24 @@ TASKFORGE_HOT_INLINE job* runtime::next_job(worker& self) {
     return search(self);
 }
 
-// Worker only, while its high or low lane may hold work or high-level work was injected: its own lanes and the
-// injection queues by level, as the picker chooses [Y2]. nullptr when none held a job it could take.
-TASKFORGE_COLD inline job* runtime::next_by_level(worker& self) {
+// Worker only, while levels other than normal are in play (next_job): its own lanes and the injection queues, the
+// level chosen by the picker among those with work [Y2]; within that level its own lane first, or the pool's queue
+// first when `fairness` (the fairness tick: outside spawns are not starved by local work of the same level).
+// nullptr when none held a job it could take.
+TASKFORGE_COLD inline job* runtime::next_by_level(worker& self, bool fairness) {
     const unsigned own = own_levels(self);
     if ((own & ~level_bit(priority::normal)) == 0) self.lanes_used = false;  // only we push there
-    const unsigned waiting = own | injected_levels();
+    const unsigned injected = injected_levels();
+    const unsigned waiting = own | injected;
     if (waiting == 0) return nullptr;
     const priority level = self.picker.pick(waiting);
-    job* work = nullptr;
-    if ((own & level_bit(level)) != 0) {
+    const bool queue_first = (injected & level_bit(level)) != 0 && (fairness || (own & level_bit(level)) == 0);
+    job* work = queue_first ? take_injected_if(self, any_job{}, level) : nullptr;
+    if (work == nullptr && (own & level_bit(level)) != 0) {
         work = self.lane(level).pop().value_or(nullptr);
         if (work != nullptr) self.instruments.count(local_pops);
-    } else {
+    }
+    if (work == nullptr && !queue_first && (injected & level_bit(level)) != 0) {
         work = take_injected_if(self, any_job{}, level);
     }
     if (work != nullptr) {
