@@ -103,20 +103,21 @@ TEST_CASE("spawned work waiting in the pool's queue at a higher level goes befor
 }
 
 TEST_CASE("children inherit their parent's level unless given one", "[priority]") {
-    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    // One worker: each child stays on its lane until the parent's get() pops it there. (With a thief, a child
+    // taken from the lane but not yet started may be claimed in place by get(), which runs it at the waiter's
+    // level: documented in priority.hpp.)
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
     REQUIRE(taskforge::this_task::current_priority() == priority::normal);
-    auto observed =
-        pool.spawn(priority::high,
-                   [&pool] {
-                       const priority own = taskforge::this_task::current_priority();
-                       const priority child = pool.spawn([] { return taskforge::this_task::current_priority(); }).get();
-                       const priority free_child =
-                           taskforge::spawn([] { return taskforge::this_task::current_priority(); }).get();
-                       const priority lowered =
-                           pool.spawn(priority::low, [] { return taskforge::this_task::current_priority(); }).get();
-                       return std::vector<priority>{own, child, free_child, lowered};
-                   })
-            .get();
+    auto parent = pool.spawn(priority::high, [&pool] {
+        const priority own = taskforge::this_task::current_priority();
+        const priority child = pool.spawn([] { return taskforge::this_task::current_priority(); }).get();
+        const priority free_child = taskforge::spawn([] { return taskforge::this_task::current_priority(); }).get();
+        const priority lowered =
+            pool.spawn(priority::low, [] { return taskforge::this_task::current_priority(); }).get();
+        return std::vector<priority>{own, child, free_child, lowered};
+    });
+    parent.wait_for(30s);  // a deadline never runs work here: get() must not claim the task at our level
+    const auto observed = parent.get();
     REQUIRE(observed == std::vector<priority>{priority::high, priority::high, priority::high, priority::low});
     // From outside, finished before get(): a task that get() claims in place runs at the waiter's level.
     const auto level_from_outside = [&pool](auto... level) {
@@ -431,4 +432,33 @@ TEST_CASE("a coroutine resumes at its own level after awaiting work of another l
         const auto seen = handle.get();
         REQUIRE(seen == std::vector<priority>(4, mine));
     }
+}
+
+TEST_CASE("a 200-deep chain of nested waits alternating levels, waited on by two outside threads", "[priority]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    struct chain {
+        static int down(taskforge::scheduler& pool, int depth) {
+            if (depth == 0) return 0;
+            const auto level = static_cast<priority>(depth % 3);
+            if (depth % 2 == 0) {
+                return pool.spawn(level, [&pool, depth] { return down(pool, depth - 1); }).get() + 1;
+            }
+            std::atomic<int> below{0};
+            taskforge::task_group group{pool, level};
+            group.spawn([&pool, &below, depth] { below.store(down(pool, depth - 1)); });
+            group.wait();
+            return below.load() + 1;
+        }
+    };
+    std::atomic<int> results{0};
+    std::vector<std::thread> waiters;
+    for (int t = 0; t < 2; ++t) {
+        waiters.emplace_back([&pool, &results, t] {
+            const int depth =
+                pool.spawn(t == 0 ? priority::high : priority::low, [&pool] { return chain::down(pool, 200); }).get();
+            if (depth == 200) results.fetch_add(1);
+        });
+    }
+    for (auto& waiter : waiters) waiter.join();
+    REQUIRE(results.load() == 2);
 }
