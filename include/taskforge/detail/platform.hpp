@@ -91,7 +91,13 @@ struct atomic_add_type<const T*> {
 // A tiny hot operation inlined into every caller whatever the caller's size: the deque's owner-end push and pop,
 // which g++ stops inlining into the worker loop once that loop has grown (measured with callgrind: +8 %
 // instructions on a spawn/join mix when they became calls).
+// Only in optimised builds: at -O0 every inlined body keeps its own stack slots, and the deep join recursions that
+// the tests run on 8 MiB stacks overflowed once push and pop were forced into join's frame.
+#if defined(__OPTIMIZE__)
 #define TASKFORGE_HOT_INLINE [[gnu::always_inline]] inline
+#else
+#define TASKFORGE_HOT_INLINE inline
+#endif
 
 namespace taskforge::detail {
 
