@@ -1,10 +1,12 @@
-// Coroutines on the pool: taskforge::task<T>, co_await on handles and on other tasks, pool.schedule(), when_all,
-// spawning a coroutine function, and sync_wait from main.
+// Coroutines on the pool: taskforge::task<T>, co_await on handles, on other tasks and on a task_group,
+// pool.schedule(), when_all, spawning a coroutine function, and sync_wait from main.
 //
 //   example_coroutines
 //
 // A small "service": each request is a coroutine that hops onto the pool, fans out two lookups as ordinary tasks,
-// awaits both without blocking a worker, then awaits a helper coroutine. It checks its own results.
+// awaits both without blocking a worker, then awaits a helper coroutine. A batch coroutine fills a table with a
+// task_group and awaits the whole group. It checks its own results.
+#include <cstddef>
 #include <cstdio>
 #include <string>
 #include <taskforge/taskforge.hpp>
@@ -28,6 +30,20 @@ taskforge::task<int> handle_request(taskforge::scheduler& pool, int item) {
     co_return value;
 }
 
+// One task per entry in a group, awaited as a whole: no handle per task, and no worker blocks meanwhile.
+taskforge::task<long> price_table(taskforge::scheduler& pool, int items) {
+    co_await pool.schedule();
+    std::vector<int> prices(static_cast<std::size_t>(items));
+    taskforge::task_group group{pool};
+    for (int item = 0; item < items; ++item) {
+        group.spawn([&prices, item] { prices[static_cast<std::size_t>(item)] = lookup_price(item); });
+    }
+    co_await group;  // rethrows a task's exception, as group.wait() would
+    long total = 0;
+    for (const int price : prices) total += price;
+    co_return total;
+}
+
 }  // namespace
 
 int main() {
@@ -40,6 +56,7 @@ int main() {
     const int one = taskforge::sync_wait(handle_request(pool, 999));
     long expected = 0;
     for (int item = 0; item < 1000; ++item) expected += 10L * item * (item % 7);
-    std::printf("total %ld (expected %ld), request 999: %d\n", total, expected, one);
-    return total == expected && one == 10 * 999 * (999 % 7) ? 0 : 1;
+    const long table = pool.spawn(price_table, std::ref(pool), 1000).get();
+    std::printf("total %ld (expected %ld), request 999: %d, price table %ld\n", total, expected, one, table);
+    return total == expected && one == 10 * 999 * (999 % 7) && table == 10L * 999 * 1000 / 2 ? 0 : 1;
 }

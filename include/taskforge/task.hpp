@@ -51,7 +51,18 @@
 ///   awaits (at any depth) sees the same token here, so task_handle::request_stop() reaches all of them. Tasks
 ///   they spawn have tokens of their own. Empty (stop_possible() is false) in a coroutine run by sync_wait or
 ///   spawned from a function that takes no std::stop_token. Only in taskforge::task<T> coroutines.
-/// Not yet: `co_await group` for a task_group (wait for it from a plain task, or await the handles).
+/// co_await group (a task_group)
+///   The coroutine suspends until the group's count of unfinished tasks was zero at some moment after the
+///   co_await began — the rule of task_group::wait(), without blocking a thread; then, as wait(), it rethrows the
+///   round's first exception (to one of the group's waiters) or throws task_cancelled if the group was cancelled.
+///   It does not suspend if the group has no unfinished task. On a worker of the group's pool it first runs the
+///   group's tasks found on top of that worker's own queue (as wait() does), then suspends if some are still
+///   running elsewhere; it is resumed on its home pool (as for a handle, above) by the thread that finished the
+///   group's last task, through that pool's queue. Any number of coroutines and threads may wait for one group at
+///   once, and the group may be spawned into and awaited again in later rounds. From inside one of the group's own
+///   tasks (a sync_wait there) it throws std::system_error(resource_deadlock_would_occur), as wait() does. The
+///   group must outlive the co_await, resumption included (it reads the group's outcome then): a group declared
+///   in the coroutine does, and the coroutine may destroy it as soon as the co_await returned.
 #pragma once
 
 #include <coroutine>

@@ -33,10 +33,14 @@
 ///     join halves and loop pieces forked from it, wherever they run; not tasks spawned from it (they may outlive
 ///     it). Such an inner group must end (be destroyed) before the task that made it returns. The destructor does
 ///     not report a cancellation.
+///   * A coroutine waits for a group with `co_await group` (task.hpp): the same rule as wait(), without blocking a
+///     thread.
 #pragma once
 
+#include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
@@ -45,6 +49,10 @@
 #include "scheduler.hpp"
 
 namespace taskforge {
+
+namespace detail {
+class group_awaiter;  // task.hpp
+}  // namespace detail
 
 /// A set of tasks spawned on one scheduler and waited for together, without a handle per task. See task_group.hpp
 /// for the contract (thread safety, exceptions, cancellation, nesting).
@@ -106,15 +114,22 @@ public:
         if (!detail::group_state::no_tasks_left(state_.word().load(std::memory_order_acquire))) {
             detail::wait_for_group(state_, runtime_);  // acquire of zero inside: [G2]
         }
-        std::exception_ptr error = state_.take_error();
-        if (state_.cancellation.cancelled()) throw task_cancelled();  // [K1][K2]
-        if (error) std::rethrow_exception(std::move(error));
+        conclude();
     }
 
     /// Skips the tasks not yet started and asks the running ones to stop; wait() then throws task_cancelled.
     void cancel() noexcept { state_.cancellation.cancel(); }
 
 private:
+    friend class detail::group_awaiter;  // co_await group (task.hpp)
+
+    // After the count was seen at zero: rethrows the round's first exception (to one caller), or task_cancelled.
+    void conclude() {
+        std::exception_ptr error = state_.take_error();
+        if (state_.cancellation.cancelled()) throw task_cancelled();  // [K1][K2]
+        if (error) std::rethrow_exception(std::move(error));
+    }
+
     task_group(scheduler& pool, priority level, std::nullptr_t) noexcept
         : pool_(pool),
           runtime_(pool.runtime_.get()),
@@ -150,5 +165,64 @@ private:
     priority level_;  // its tasks' level, or detail::inherit_level
     detail::group_state state_;
 };
+
+namespace detail {
+
+// co_await group: suspends until the group's count was zero after the co_await began (group_state.hpp [G7][G8]).
+class group_awaiter {
+public:
+    explicit group_awaiter(task_group& group) noexcept : group_(group) {}
+
+    // Acquire: a zero seen here is the "done" of [G2] (the tasks' effects are visible).
+    bool await_ready() const noexcept {
+        return group_state::no_tasks_left(state().word().load(std::memory_order_acquire));
+    }
+
+    bool await_suspend(std::coroutine_handle<> awaiting) {
+        worker* const here = current_worker;
+        if (here != nullptr && here->pool == group_.runtime_) {
+            help_group(*here, state());  // waiting.hpp [W1]: the group's tasks on top of our own lanes first
+            if (await_ready()) return false;
+        }
+        if (running_group::includes(&state())) {  // waiting.hpp [W5]: we hold a count of the group we wait for
+            throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                                    "taskforge: co_await on a task_group from inside one of the group's own tasks");
+        }
+        resume_.coroutine = awaiting;
+        runtime* const home = here != nullptr ? here->pool : group_.runtime_;
+        resume_.home = home;
+        resume_.level = here != nullptr ? here->level : priority::normal;  // resumed at its own level [Y1]
+        resume_.execute = &resume_job::fire_from_group;                    // run by the finisher of the zero [G8]
+        if (here != nullptr) {
+            home->coroutine_arrived();  // coroutine_frame.hpp [C4]: until the resumption is queued or refused
+        } else {
+            // Not on a worker: the group's runtime may be being destroyed. Registered, a count found non-zero keeps
+            // it alive while we arrive (waiting.hpp, guest_visit [V5]).
+            const guest_registration registration;
+            if (await_ready()) return false;
+            home->coroutine_arrived();
+        }
+        if (state().await_zero(&resume_)) return true;  // [G8] `this` may be gone from here on
+        home->coroutine_left();                         // the count was zero: go on now
+        return false;
+    }
+
+    void await_resume() {
+        if (resume_.refused) throw scheduler_closed();  // coroutine_frame.hpp [C2]
+        group_.conclude();
+    }
+
+private:
+    group_state& state() const noexcept { return group_.state_; }
+
+    task_group& group_;
+    resume_job resume_;
+};
+
+}  // namespace detail
+
+/// `co_await group`: suspends until the group's count of unfinished tasks was zero after the co_await began, then
+/// rethrows as task_group::wait() does (see task.hpp). The group must outlive the co_await, its resumption included.
+inline detail::group_awaiter operator co_await(task_group& group) noexcept { return detail::group_awaiter(group); }
 
 }  // namespace taskforge

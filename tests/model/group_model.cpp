@@ -11,11 +11,19 @@
 // Mutants (built as WILL_FAIL tests by CMakeLists.txt):
 //   TASKFORGE_MODEL_MUTANT_GROUP_CLEARS_AFTER_WAKE  the pre-fix finish of issue 9 finding 1 (wake, then clear
 //                                                  `waiting`): the two round tests DEADLOCK [G5];
-//   TASKFORGE_MODEL_MUTANT_GROUP_RELAXED_FINISH    finish's RMW relaxed: the payload reads are a DATA RACE [G2].
+//   TASKFORGE_MODEL_MUTANT_GROUP_RELAXED_FINISH    finish's RMW relaxed: the payload reads are a DATA RACE [G2];
+//   TASKFORGE_MODEL_MUTANT_GROUP_DRAIN_AFTER_ZERO  the last finisher takes the count to zero first and drains the
+//                                                  awaiter list after: it touches a group its waiter already
+//                                                  freed [G8].
+//
+// Coroutine awaiters (`co_await group`, [G7][G8]) are modelled by their resume job: group.await_zero(&job) links
+// it, and the finisher of the zero runs it on its own thread (the real job only queues the coroutine).
 #define TASKFORGE_RELACY 1
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <new>
 #include <taskforge/detail/group_state.hpp>
 #include <taskforge/detail/state_word.hpp>
 
@@ -26,6 +34,7 @@ namespace {
 using taskforge::detail::atomic;
 using taskforge::detail::block_until;
 using taskforge::detail::group_state;
+using taskforge::detail::job;
 using taskforge::detail::model_futex;
 
 // The part of wait_for_group that blocks (detail/waiting.hpp), for a thread that is not a worker.
@@ -201,6 +210,135 @@ struct finish_publishes_payload : group_test<finish_publishes_payload, 3> {
     }
 };
 
+// A coroutine's resume job: counts its runs and checks, when run, what the tasks it waited for wrote [G2][G8].
+struct model_resume : job {
+    model_resume() noexcept : job(&resume) {}
+    atomic<int> runs{0};
+    void (*check)(model_resume&) = nullptr;
+    void* test = nullptr;
+    static void resume(job* work) noexcept {
+        auto& self = *static_cast<model_resume*>(work);
+        if (self.check != nullptr) self.check(self);
+        self.runs.fetch_add(1, std::memory_order_relaxed);
+    }
+};
+
+// A coroutine awaits two tasks finished on two other threads. If it was linked, it is resumed exactly once, by the
+// finisher of the zero, after both tasks' writes [G8][G2]; if it found the count zero, it sees them itself.
+struct awaiter_resumed_once_after_zero : group_test<awaiter_resumed_once_after_zero, 3> {
+    rl::var<int> written[2];
+    model_resume resume;
+    bool linked = false;
+    static void check(model_resume& self) {
+        auto& test = *static_cast<awaiter_resumed_once_after_zero*>(self.test);
+        RL_ASSERT(test.written[0]($) == 1 && test.written[1]($) == 2);  // [G2] through the zero's acquire
+    }
+    void before() {
+        group_test::before();
+        resume.check = &check;
+        resume.test = this;
+        group->add();
+        group->add();
+    }
+    void thread(unsigned index) {
+        if (index == 0) {
+            linked = group->await_zero(&resume);
+            if (!linked) RL_ASSERT(written[0]($) == 1 && written[1]($) == 2);  // [G2] the acquire of zero
+        } else {
+            written[index - 1]($) = static_cast<int>(index);
+            group->finish();
+        }
+    }
+    void after() {
+        RL_ASSERT(resume.runs.load(std::memory_order_relaxed) == (linked ? 1 : 0));  // [G8] exactly once
+        group_test::after();
+    }
+};
+
+// The lifetime rule: a thread blocked in wait() frees the group as soon as it sees zero [G3], while the last
+// finisher also has a coroutine to resume. The finisher must have drained the list before that zero [G8]: a drain
+// after it touches freed memory (the mutant). (A real coroutine reads the group's outcome when it resumes, so the
+// public contract keeps the group alive until then; this proves the finisher's part: its last touch is the zero.)
+// The owner first spawns one more task into the round and runs it,
+// racing the drain: the round may then end at that task's finish instead, and the coroutine is still resumed once.
+struct waiter_frees_group_at_zero : group_test<waiter_frees_group_at_zero, 2> {
+    // The group lives here, and "freeing" it destroys it and wipes its bytes: Relacy then reports any later access
+    // to its atomics as ACCESS TO FREED MEMORY (a real delete's writes could be dropped as dead stores, and the
+    // storage stays ours, so the wipe cannot be).
+    alignas(group_state) unsigned char storage[sizeof(group_state)];
+    model_resume resume;
+    rl::var<int> first_task;
+    static void check(model_resume& self) {
+        auto& test = *static_cast<waiter_frees_group_at_zero*>(self.test);
+        RL_ASSERT(test.first_task($) == 1);  // linked before the first task's finish: it ran [G2][G8]
+    }
+    void before() {
+        futex = new model_futex;
+        model_futex::current() = futex;
+        group = ::new (static_cast<void*>(storage)) group_state;
+        resume.check = &check;
+        resume.test = this;
+        group->add();
+        RL_ASSERT(group->await_zero(&resume));  // the coroutine suspended while the first task was pending
+    }
+    void thread(unsigned index) {
+        if (index == 0) {  // the owner: spawns a second task from outside, runs it, waits, frees the group
+            group->add();
+            group->finish();
+            wait_for(*group);
+            group->~group_state();
+            std::memset(storage, 0, sizeof storage);
+        } else {  // runs the first task
+            first_task($) = 1;
+            group->finish();
+        }
+    }
+    void after() {
+        RL_ASSERT(resume.runs.load(std::memory_order_relaxed) == 1);  // [G8]
+        model_futex::current() = nullptr;
+        delete futex;
+    }
+};
+
+// Two coroutines, linked in different rounds: the first while the first task is pending, the second once an outside
+// spawn began another round. Neither is resumed before a zero that followed its own link: the second checks that
+// the second round's task ran [G8] (the mutant, draining after the zero, may hand it the first round's zero).
+struct awaiters_of_two_rounds : group_test<awaiters_of_two_rounds, 3> {
+    model_resume early;
+    model_resume late;
+    rl::var<int> second_task;
+    atomic<int> second_spawned{0};
+    bool late_linked = false;
+    static void check_late(model_resume& self) {
+        auto& test = *static_cast<awaiters_of_two_rounds*>(self.test);
+        RL_ASSERT(test.second_task($) == 1);  // [G8] resumed after the zero of its own round
+    }
+    void before() {
+        group_test::before();
+        late.check = &check_late;
+        late.test = this;
+        group->add();
+        RL_ASSERT(group->await_zero(&early));
+    }
+    void thread(unsigned index) {
+        if (index == 0) {  // the first round's task
+            group->finish();
+        } else if (index == 1) {  // an outside spawner: the second round's task, announced, then run
+            group->add();
+            second_spawned.store(1, std::memory_order_release);
+            second_task($) = 1;
+            group->finish();
+        } else {  // the second coroutine: links once the second task was spawned (its count is then non-zero)
+            if (second_spawned.load(std::memory_order_acquire) == 1) late_linked = group->await_zero(&late);
+        }
+    }
+    void after() {
+        RL_ASSERT(early.runs.load(std::memory_order_relaxed) == 1);
+        RL_ASSERT(late.runs.load(std::memory_order_relaxed) == (late_linked ? 1 : 0));
+        group_test::after();
+    }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -211,5 +349,8 @@ int main(int argc, char** argv) {
     all &= taskforge_model::check<two_waiters>("two_waiters", iterations);
     all &= taskforge_model::check<failure_taken_once>("failure_taken_once", iterations);
     all &= taskforge_model::check<finish_publishes_payload>("finish_publishes_payload", iterations);
+    all &= taskforge_model::check<awaiter_resumed_once_after_zero>("awaiter_resumed_once_after_zero", iterations);
+    all &= taskforge_model::check<waiter_frees_group_at_zero>("waiter_frees_group_at_zero", iterations);
+    all &= taskforge_model::check<awaiters_of_two_rounds>("awaiters_of_two_rounds", iterations);
     return all ? 0 : 1;
 }

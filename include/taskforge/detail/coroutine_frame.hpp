@@ -70,14 +70,25 @@ struct resume_job : job {
     // Fired as a continuation of an awaited task (task_frame.hpp [S8]), on the completing thread: queue the
     // resumption on the home pool [S9], or resume here with scheduler_closed if it refuses [C2]. Either way the
     // home runtime is not touched after it was told this coroutine left [C4].
-    static void fire(job* work) noexcept {
-        auto* self = static_cast<resume_job*>(work);
+    static void fire(job* work) noexcept { queue(static_cast<resume_job*>(work), true); }
+
+    // Fired by the finisher of a task group's zero (group_state.hpp [G8]), which may be anywhere in a worker's
+    // loop (a deferred finish released just before it blocks or leaves [G4]): queued through the home pool's
+    // injection queue, never onto the finisher's own lane, so nothing waits on a worker that is about to block.
+    static void fire_from_group(job* work) noexcept { queue(static_cast<resume_job*>(work), false); }
+
+private:
+    static void queue(resume_job* self, bool own_lane) noexcept {
         runtime* const home = self->home;
         self->execute = &resume_job::resume;
         try {
             worker* const here = current_worker;
             if (here != nullptr && here->pool == home) {
-                home->push_join(*here, self, self->level);  // as schedule_fired: popped when the current task returns
+                if (own_lane) {
+                    home->push_join(*here, self, self->level);  // as schedule_fired: popped when the task returns
+                } else {
+                    home->pass_on(self, self->level);  // accepted work: never refused, also during shutdown
+                }
             } else {
                 home->submit(self, self->level);
             }

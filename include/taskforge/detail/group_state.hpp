@@ -1,9 +1,12 @@
 // taskforge/detail/group_state.hpp — the shared state of a task_group, and deferred finishes of its tasks.
 //
-// The word counts unfinished tasks (in steps of 2) and carries a `waiting` bit (state_word.hpp): a waiter that
-// decides to sleep sets the bit with a CAS while the count is non-zero, then sleeps on that exact value.
+// The word counts unfinished tasks (in steps of `step`, above three flag bits) and carries:
+//   `waiting`  a waiter that decides to sleep sets it with a CAS while the count is non-zero, then sleeps on that
+//              exact value (state_word.hpp);
+//   `awaited`  the list of suspended coroutines (`co_await group`, task.hpp) is not empty [G7];
+//   `locked`   a thread holds that list [G7].
 //
-// Invariants (cited as [G1]..[G6]; tests/model/group_model.cpp checks them):
+// Invariants (cited as [G1]..[G8]; tests/model/group_model.cpp checks them):
 //   [G1] add() happens before the task's frame is published, and the spawning context is either the waiter's own
 //        thread or a task of the group (whose own count is still held), so the count cannot reach zero while a
 //        spawn that happened-before wait() is outstanding.
@@ -24,6 +27,20 @@
 //   [G6] The first exception sits in a slot guarded by a tiny spin lock (cold: only a failing task and a waiter
 //        that saw `failed` touch it). take_error() hands it to exactly one waiter; concurrent waiters of the same
 //        round get nothing, and a failure of the next round waits for the taker to finish.
+//   [G7] The awaiter list is read and written only by the holder of `locked`, which is taken by a CAS (acquire)
+//        and given back by the RMW that ends the holder's turn (release). A coroutine registers only while the
+//        count is non-zero (it sets `locked` and `awaited` together, links its resume job, clears `locked`); a
+//        count of zero seen instead means "done", as for wait(). `awaited` and `locked` are both clear whenever
+//        the count is zero, so a zero word is the same for every waiter.
+//   [G8] A finisher whose units are the whole count while `awaited` is set does not release them first: it takes
+//        `locked` with its units still counted (so nobody sees zero and the group stays alive), detaches the list,
+//        and then one CAS takes the count to zero and clears `awaited` and `locked` — the zero of [G3], after
+//        which it touches only the detached resume jobs (in the coroutines' frames, not in the group). If a spawn
+//        raised the count meanwhile, no zero happened: it puts the list back and releases only its units; the
+//        round's new last finisher drains. So a coroutine is resumed exactly once, after a zero that followed its
+//        registration, and nobody touches the group after a zero. This is why every finish is a CAS rather than a
+//        fetch_sub: a fetch_sub could reach zero before its caller saw `awaited`, and then draining would touch
+//        the group after the zero (the model's mutant does that).
 #pragma once
 
 #include <cstdint>
@@ -31,7 +48,9 @@
 #include <stdexcept>
 #include <utility>
 
+#include "after_finish.hpp"
 #include "group_cancellation.hpp"
+#include "job.hpp"
 #include "platform.hpp"
 
 namespace taskforge::detail {
@@ -39,6 +58,10 @@ namespace taskforge::detail {
 class group_state {
 public:
     static constexpr std::uint32_t waiting = 1;
+    static constexpr std::uint32_t awaited = 2;  // [G7]
+    static constexpr std::uint32_t locked = 4;   // [G7]
+    static constexpr std::uint32_t step = 8;     // one unfinished task
+    static constexpr std::uint32_t max_tasks = (0xffff'ffffU / step) - 1;
 
     explicit group_state(group_state* outer = nullptr) noexcept
         : cancellation(outer != nullptr ? &outer->cancellation : nullptr) {}
@@ -47,10 +70,10 @@ public:
 
     // Before publishing a task [G1]. Relaxed: see [G1] for why no ordering is needed.
     void add() {
-        const std::uint32_t before = word_.fetch_add(2, std::memory_order_relaxed);
-        if (before >= 0xffff'fff0U) {
-            word_.fetch_sub(2, std::memory_order_relaxed);
-            throw std::length_error("taskforge: more than 2^31 unfinished tasks in one task_group");
+        const std::uint32_t before = word_.fetch_add(step, std::memory_order_relaxed);
+        if (before / step >= max_tasks) {
+            word_.fetch_sub(step, std::memory_order_relaxed);
+            throw std::length_error("taskforge: more than 2^29 - 2 unfinished tasks in one task_group");
         }
     }
 
@@ -63,29 +86,85 @@ public:
         unlock_error();
     }
 
-    // `tasks` tasks of the group are over (ran, threw, or were never submitted) [G2][G3].
+    // `tasks` tasks of the group are over (ran, threw, or were never submitted) [G2][G3][G8].
     void finish(std::uint32_t tasks = 1) noexcept {
-#if defined(TASKFORGE_MODEL_MUTANT_GROUP_CLEARS_AFTER_WAKE)
-        // Mutant (model build only): the pre-fix protocol of issue 9 finding 1 — wake, then clear the bit.
-        const std::uint32_t before = word_.fetch_sub(2 * tasks, std::memory_order_acq_rel);
-        if (before == (2 * tasks | waiting)) {
-            futex_wake_all(word_);
-            word_.fetch_and(~waiting, std::memory_order_release);
-        }
+#if defined(TASKFORGE_MODEL_MUTANT_GROUP_DRAIN_AFTER_ZERO)
+        // Mutant (model build only): the obvious protocol — fetch_sub, then drain the awaiters if the zero it
+        // reached had `awaited` set. The drain touches the group after the zero a waiter may free it at [G8].
+        const std::uint32_t before = word_.fetch_sub(step * tasks, std::memory_order_acq_rel);
+        if (count_of(before) != tasks) return;
+        if ((before & waiting) != 0) futex_wake_all(word_);
+        if ((before & awaited) != 0) mutant_drain_after_zero();
 #else
-        // acq_rel: release publishes these tasks' effects and recorded exceptions to the waiter [G2]; acquire is
-        // not needed by us but keeps the RMW chain a release sequence for every earlier finisher.
+        // Relaxed: a first guess; every CAS below checks it.
+        std::uint32_t word = word_.load(std::memory_order_relaxed);
+        unsigned spins = 0;
+        for (;;) {
+            const bool last = count_of(word) == tasks;
+            if (last && (word & awaited) != 0) {
+                if ((word & locked) != 0) {  // a coroutine is linking itself in: a few instructions [G7]
+                    pause(word, spins);
+                    continue;
+                }
+                // Acquire: the list's last holder released it [G7]. Our units stay counted [G8].
+                if (word_.compare_exchange_weak(word, word | locked, std::memory_order_acquire,
+                                                std::memory_order_relaxed)) {
+                    return drain_awaiters(tasks);
+                }
+                continue;
+            }
+            // acq_rel: release publishes these tasks' effects and recorded exceptions to the waiter [G2]; acquire
+            // is not needed by us but keeps the RMW chain a release sequence for every earlier finisher.
 #if defined(TASKFORGE_MODEL_MUTANT_GROUP_RELAXED_FINISH)
-        // Mutant (model build only): nothing is published to the waiter [G2].
-        const std::uint32_t before = word_.fetch_sub(2 * tasks, std::memory_order_relaxed);
+            constexpr std::memory_order publish = std::memory_order_relaxed;  // Mutant: nothing published [G2]
 #else
-        const std::uint32_t before = word_.fetch_sub(2 * tasks, std::memory_order_acq_rel);
+            constexpr std::memory_order publish = std::memory_order_acq_rel;
 #endif
-        if ((before >> 1) == tasks && (before & waiting) != 0) futex_wake_all(word_);  // [G3] last touch
+            if (word_.compare_exchange_weak(word, word - step * tasks, publish, std::memory_order_relaxed)) {
+#if defined(TASKFORGE_MODEL_MUTANT_GROUP_CLEARS_AFTER_WAKE)
+                // Mutant (model build only): the pre-fix protocol of issue 9 finding 1 — wake, then clear the bit.
+                if (last && (word & waiting) != 0) {
+                    futex_wake_all(word_);
+                    word_.fetch_and(~waiting, std::memory_order_release);
+                }
+#else
+                if (last && (word & waiting) != 0) futex_wake_all(word_);  // [G3] last touch
+#endif
+                return;
+            }
+        }
 #endif
     }
 
-    static bool no_tasks_left(std::uint32_t word) noexcept { return (word >> 1) == 0; }
+    // A coroutine's `co_await group` (task.hpp): links `resume` into the awaiter list while the count is non-zero
+    // [G7]. True: `resume` will be run (once) by the finisher of a zero [G8], and the caller may be resumed before
+    // this returns — it must not touch the group or `resume` afterwards. False: the count was zero, and this acquire
+    // saw the tasks' effects [G2]; `resume` is not linked.
+    bool await_zero(job* resume) noexcept {
+        // Acquire: a zero read here is the "done" of [G2], as a waiter's.
+        std::uint32_t word = word_.load(std::memory_order_acquire);
+        unsigned spins = 0;
+        for (;;) {
+            if (no_tasks_left(word)) return false;
+            if ((word & locked) != 0) {  // another coroutine or a draining finisher holds the list [G7]
+                pause(word, spins);
+                continue;
+            }
+            // Acquire: the list's last holder released it [G7]; on failure, acquire as the load above.
+            if (word_.compare_exchange_weak(word, word | locked | awaited, std::memory_order_acquire,
+                                            std::memory_order_acquire)) {
+                break;
+            }
+        }
+        resume->next.store(awaiters_, std::memory_order_relaxed);  // ours alone under `locked` [G7]
+        awaiters_ = resume;
+        // Release: our links before the next holder's acquire [G7]. The count is non-zero (we hold the list, so
+        // no finisher can take it to zero [G8]): the group is alive. Our last touch of it.
+        word_.fetch_and(~locked, std::memory_order_release);
+        return true;
+    }
+
+    static bool no_tasks_left(std::uint32_t word) noexcept { return count_of(word) == 0; }
 
     // A waiter that saw no_tasks_left: clears a `waiting` bit left at zero [G5]. Relaxed: it publishes nothing;
     // a failed CAS means a spawn or another waiter moved the word on, and the bit's owner is then that round.
@@ -109,6 +188,63 @@ public:
     }
 
 private:
+    static std::uint32_t count_of(std::uint32_t word) noexcept { return word / step; }
+
+    // Spins while another thread holds the awaiter list for a few instructions [G7] (yields if it was preempted),
+    // then reloads `word`.
+    void pause(std::uint32_t& word, unsigned& spins) noexcept {
+        if (++spins % 64 == 0) {
+            yield_thread();
+        } else {
+            cpu_relax();
+        }
+        word = word_.load(std::memory_order_relaxed);  // the caller's CAS checks it
+    }
+
+    // The finisher of [G8], holding `locked` and its `tasks` units.
+    TASKFORGE_COLD void drain_awaiters(std::uint32_t tasks) noexcept {
+        job* const list = awaiters_;
+        std::uint32_t word = word_.load(std::memory_order_relaxed);  // the CAS checks it
+        for (;;) {
+            const bool zero = count_of(word) == tasks;
+            awaiters_ = zero ? nullptr : list;  // detached, or put back for the round a spawn extended [G8]
+            // Zero: our units, `awaited` and `locked` go in one step; `waiting` stays for the sleepers [G5].
+            const std::uint32_t desired = zero ? (word & waiting) : ((word - step * tasks) & ~locked);
+            // acq_rel: release publishes our tasks' effects [G2] and our list writes [G7]; acquire carries every
+            // earlier finisher's release to the coroutines we resume (their resume jobs are queued by us).
+            if (word_.compare_exchange_weak(word, desired, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                if (!zero) return;
+                if ((word & waiting) != 0) futex_wake_all(word_);  // [G3]
+                resume_all(list);                                  // the group is not touched from here on
+                return;
+            }
+        }
+    }
+
+#if defined(TASKFORGE_MODEL_MUTANT_GROUP_DRAIN_AFTER_ZERO)
+    void mutant_drain_after_zero() noexcept {
+        std::uint32_t word = word_.load(std::memory_order_relaxed);
+        unsigned spins = 0;
+        while ((word & locked) != 0 || !word_.compare_exchange_weak(word, word | locked, std::memory_order_acquire,
+                                                                    std::memory_order_relaxed)) {
+            pause(word, spins);
+        }
+        job* const list = std::exchange(awaiters_, nullptr);
+        word_.fetch_and(~(locked | awaited), std::memory_order_release);
+        resume_all(list);
+    }
+#endif
+
+    // Runs each detached resume job once [G8]; a refused resumption waits for the outermost drain (after_finish.hpp).
+    static void resume_all(job* list) noexcept {
+        while (list != nullptr) {
+            job* const next = list->next.load(std::memory_order_relaxed);  // before run(): it may go
+            run(list);
+            list = next;
+        }
+        after_finish::drain();
+    }
+
     void lock_error() noexcept {
         // Acquire pairs with unlock_error's release: the previous holder's writes to first_error_ are visible.
         while (error_lock_.exchange(true, std::memory_order_acquire)) cpu_relax();
@@ -119,6 +255,7 @@ private:
     atomic<bool> failed_{false};
     atomic<bool> error_lock_{false};
     std::exception_ptr first_error_;  // guarded by error_lock_ [G6]
+    job* awaiters_ = nullptr;         // guarded by `locked` in word_ [G7]
 };
 
 // The groups whose tasks are running on this thread, innermost first: a record on each running group task's

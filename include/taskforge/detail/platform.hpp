@@ -80,7 +80,8 @@ struct atomic_add_type<const T*> {
      defined(TASKFORGE_MODEL_MUTANT_RELEASE_IGNORES_CLAIMED) || defined(TASKFORGE_MODEL_MUTANT_PUSH_WITHOUT_FENCE) || \
      defined(TASKFORGE_MODEL_MUTANT_LEAPFROG_BELOW_BASE) || defined(TASKFORGE_MODEL_MUTANT_LEAPFROG_NO_RECHECK) ||    \
      defined(TASKFORGE_MODEL_MUTANT_TRACE_LATE_CLAIM) || defined(TASKFORGE_MODEL_MUTANT_CONTINUED_READ_EARLY) ||      \
-     defined(TASKFORGE_MODEL_MUTANT_CLAIM_DEFERRED) || defined(TASKFORGE_MODEL_MUTANT_GUEST_RELAXED_LEAVE))
+     defined(TASKFORGE_MODEL_MUTANT_CLAIM_DEFERRED) || defined(TASKFORGE_MODEL_MUTANT_GUEST_RELAXED_LEAVE) ||         \
+     defined(TASKFORGE_MODEL_MUTANT_GROUP_DRAIN_AFTER_ZERO))
 #error "TASKFORGE_MODEL_MUTANT_* reintroduces a protocol bug; it is only accepted in the Relacy model build"
 #endif
 
@@ -281,6 +282,15 @@ inline void cpu_relax() noexcept {
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Gives the core away in a spin-wait whose holder may have been preempted.
+inline void yield_thread() noexcept {
+#if defined(TASKFORGE_RELACY)
+    rl::yield(1, $);
+#else
+    std::this_thread::yield();
 #endif
 }
 

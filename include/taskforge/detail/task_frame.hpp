@@ -54,6 +54,7 @@
 #include <utility>
 
 #include "../errors.hpp"
+#include "after_finish.hpp"
 #include "frame_pool.hpp"
 #include "group_state.hpp"
 #include "job.hpp"
@@ -169,36 +170,6 @@ public:
 private:
     using call_type = std::tuple<Fn, Args...>;
     manual_lifetime<call_type> call_;
-};
-
-// Jobs that a finish() on this thread must run only once it is over (coroutine_frame.hpp [C2]: a coroutine whose
-// pool refused its resumption resumes on the finishing thread, and its code must not run before the finishing
-// frame woke its sleepers [S3] and fired its other continuations [S8]). Linked through job::next (the jobs are in
-// no queue); run by the outermost finish() of the thread, one by one, so they never nest.
-struct after_finish {
-    static void defer(job* work) noexcept {
-        work->next.store(deferred(), std::memory_order_relaxed);  // this thread's own list
-        deferred() = work;
-    }
-    static void drain() noexcept {
-        if (draining() || deferred() == nullptr) return;
-        draining() = true;
-        while (job* const work = deferred()) {
-            deferred() = work->next.load(std::memory_order_relaxed);  // before run(): it may go
-            run(work);
-        }
-        draining() = false;
-    }
-
-private:
-    static job*& deferred() noexcept {
-        static thread_local job* jobs = nullptr;
-        return jobs;
-    }
-    static bool& draining() noexcept {
-        static thread_local bool running = false;
-        return running;
-    }
 };
 
 struct task_frame_base : job {

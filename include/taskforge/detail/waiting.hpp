@@ -149,28 +149,34 @@ inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline)
     return wait_for_task_as(visit.slot(), frame, deadline);
 }
 
+// Worker (or guest) `self` of the group's pool: [W1] runs the group's tasks found on top of its own lanes (a
+// guest: also at the head of the injection queues and in other deques [W4]) until the count is zero or none is
+// found. Also co_await on a group (task.hpp).
+inline void help_group(worker& self, group_state& group) {
+    auto& word = group.word();
+    runtime& pool = *self.pool;
+    const void* const family = &group;
+    const auto is_member = [family](const job* candidate) { return candidate->family == family; };
+    bool stealing_given_up = false;
+    for (;;) {
+        deferred_finishes::flush();  // our own finishes may be what the group still counts [G4]
+        if (group_state::no_tasks_left(word.load(std::memory_order_acquire))) return;
+        if (!runtime::stack_has_room(self)) return;
+        priority level = priority::normal;
+        job* member = pool.pop_own_if(self, is_member, level);
+        if (member == nullptr && self.guest) {  // [W4]: the head of the injection queue, then other deques
+            member = pool.take_injected_wanted(self, is_member, level);
+            if (member == nullptr) member = pool.steal_wanted(self, is_member, stealing_given_up, level);
+        }
+        if (member == nullptr) return;
+        runtime::run_at(self, member, level);  // [W1] a task of the awaited group, at its level [Y3]
+    }
+}
+
 // Worker (or guest) `self` of any pool, or nullptr for an outside thread that waits without a slot.
 inline void wait_for_group_as(worker* self, group_state& group, runtime* pool_pointer) {
     auto& word = group.word();
-    if (self != nullptr && self->pool == pool_pointer) {
-        runtime& pool = *pool_pointer;
-        const void* const family = &group;
-        const auto is_member = [family](const job* candidate) { return candidate->family == family; };
-        bool stealing_given_up = false;
-        for (;;) {
-            deferred_finishes::flush();  // our own finishes may be what the group still counts [G4]
-            if (group_state::no_tasks_left(word.load(std::memory_order_acquire))) break;
-            if (!runtime::stack_has_room(*self)) break;
-            priority level = priority::normal;
-            job* member = pool.pop_own_if(*self, is_member, level);
-            if (member == nullptr && self->guest) {  // [W4]: the head of the injection queue, then other deques
-                member = pool.take_injected_wanted(*self, is_member, level);
-                if (member == nullptr) member = pool.steal_wanted(*self, is_member, stealing_given_up, level);
-            }
-            if (member == nullptr) break;
-            runtime::run_at(*self, member, level);  // [W1] a task of the awaited group, at its level [Y3]
-        }
-    }
+    if (self != nullptr && self->pool == pool_pointer) help_group(*self, group);
     if (!group_state::no_tasks_left(word.load(std::memory_order_acquire))) {
         if (running_group::includes(&group)) {  // [W5]
             throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),

@@ -1,0 +1,286 @@
+// `co_await group` (task.hpp; group_state.hpp [G7][G8]): a coroutine waits for a task_group without blocking a
+// thread — results, exceptions, cancellation, rounds, many waiters at once, other pools, shutdown, misuse, and the
+// group's lifetime against a blocking waiter that frees it.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <system_error>
+#include <taskforge/taskforge.hpp>
+#include <thread>
+#include <vector>
+
+#include "../support/catch.hpp"
+#include "../support/sanitizers.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct gate {
+    std::atomic<bool> open{false};
+    void wait() const {
+        while (!open.load()) std::this_thread::sleep_for(100us);
+    }
+};
+
+// Spawns `count` tasks into a group declared here, each adding its index + 1, and awaits the group.
+taskforge::task<long> sum_in_a_group(taskforge::scheduler& pool, int count) {
+    co_await pool.schedule();
+    std::atomic<long> total{0};
+    taskforge::task_group group{pool};
+    for (int i = 0; i < count; ++i) {
+        group.spawn([&total, i] { total.fetch_add(i + 1, std::memory_order_relaxed); });
+    }
+    co_await group;
+    co_return total.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+TEST_CASE("co_await group resumes once every task of the group finished", "[coroutine][group][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    CHECK(taskforge::sync_wait(sum_in_a_group(pool, 1000)) == 1000L * 1001 / 2);
+    CHECK(pool.spawn(sum_in_a_group, std::ref(pool), 100).get() == 100L * 101 / 2);
+}
+
+TEST_CASE("co_await on a group with no unfinished task does not suspend", "[coroutine][group][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    taskforge::task_group group{pool};
+    auto check = [&]() -> taskforge::task<std::thread::id> {
+        co_await group;  // empty: goes on here, on the calling thread
+        co_return std::this_thread::get_id();
+    };
+    CHECK(taskforge::sync_wait(check()) == std::this_thread::get_id());
+}
+
+TEST_CASE("co_await group suspends while a task runs elsewhere and resumes on its home pool",
+          "[coroutine][group][unit]") {
+    gate blocker;
+    std::atomic<std::thread::id> home_worker{};
+    taskforge::options home_options{.threads = 1};
+    home_options.on_worker_start = [&home_worker](std::size_t) { home_worker = std::this_thread::get_id(); };
+    taskforge::scheduler home{home_options};
+    taskforge::scheduler other{taskforge::options{.threads = 1}};
+    taskforge::task_group group{other};
+    std::atomic<int> ran{0};
+    group.spawn([&] {
+        blocker.wait();
+        ran = 1;
+    });
+    std::atomic<bool> suspended{false};
+    std::atomic<int> seen{0};
+    auto handle = home.spawn([&]() -> taskforge::task<std::thread::id> {
+        suspended = true;
+        co_await group;
+        seen = ran.load();
+        co_return std::this_thread::get_id();
+    });
+    while (!suspended.load()) std::this_thread::sleep_for(100us);
+    std::this_thread::sleep_for(5ms);
+    CHECK_FALSE(handle.ready());  // suspended, no thread blocked: the home pool's one worker is free
+    CHECK(home.spawn([] { return 5; }).get() == 5);
+    blocker.open = true;
+    CHECK(handle.get() == home_worker.load());  // not the thread that finished the group's task
+    CHECK(seen.load() == 1);
+}
+
+TEST_CASE("co_await group rethrows a task's exception, and the group is clean for the next round",
+          "[coroutine][group][unit][exception]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group group{pool};
+    auto rounds = [&]() -> taskforge::task<int> {
+        group.spawn([] { throw std::runtime_error("first round"); });
+        group.spawn([] {});
+        bool thrown = false;
+        try {
+            co_await group;
+        } catch (const std::runtime_error& error) {
+            thrown = std::string(error.what()) == "first round";
+        }
+        std::atomic<int> second{0};
+        group.spawn([&second] { second = 2; });
+        co_await group;  // no exception left over
+        co_return thrown ? second.load() : -1;
+    };
+    CHECK(taskforge::sync_wait(rounds()) == 2);
+}
+
+TEST_CASE("co_await on a cancelled group throws task_cancelled", "[coroutine][group][unit][cancel]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    gate blocker;
+    auto busy = pool.spawn([&blocker] { blocker.wait(); });  // the one worker cannot start the group's task early
+    taskforge::task_group group{pool};
+    std::atomic<int> ran{0};
+    auto cancels = [&]() -> taskforge::task<void> {
+        group.spawn([&] { ++ran; });
+        group.cancel();
+        blocker.open = true;
+        co_await group;
+    };
+    CHECK_THROWS_AS(taskforge::sync_wait(cancels()), taskforge::task_cancelled);
+    CHECK(ran.load() == 0);  // skipped: it had not started
+    busy.get();
+}
+
+TEST_CASE("a coroutine awaits one group over 2,000 rounds, each covering every task spawned before it",
+          "[coroutine][group][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    auto rounds = [&]() -> taskforge::task<int> {
+        co_await pool.schedule();
+        taskforge::task_group group{pool};
+        std::atomic<int> finished{0};
+        int missing = 0;
+        for (int round = 1; round <= 2000; ++round) {
+            const int tasks = 1 + round % 5;
+            for (int i = 0; i < tasks; ++i) group.spawn([&finished] { finished.fetch_add(1); });
+            co_await group;
+            missing += finished.exchange(0) != tasks ? 1 : 0;
+        }
+        co_return missing;
+    };
+    CHECK(pool.spawn(rounds).get() == 0);
+}
+
+TEST_CASE("many coroutines and blocking threads wait for one group at once", "[coroutine][group][unit]") {
+    gate blocker;
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group group{pool};
+    std::atomic<int> done{0};
+    for (int i = 0; i < 8; ++i) {
+        group.spawn([&] {
+            blocker.wait();
+            ++done;
+        });
+    }
+    std::vector<taskforge::task_handle<int>> awaiting;
+    for (int i = 0; i < 64; ++i) {
+        awaiting.push_back(pool.spawn([&]() -> taskforge::task<int> {
+            co_await group;
+            co_return done.load();
+        }));
+    }
+    std::atomic<int> seen_by_blocking{0};
+    std::thread blocking([&] {
+        group.wait();
+        seen_by_blocking = done.load();
+    });
+    std::this_thread::sleep_for(2ms);
+    blocker.open = true;
+    for (auto& handle : awaiting) CHECK(handle.get() == 8);
+    blocking.join();
+    CHECK(seen_by_blocking.load() == 8);
+}
+
+TEST_CASE("co_await group from a coroutine that sync_wait runs on an outside thread", "[coroutine][group][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group group{pool};
+    std::atomic<int> sum{0};
+    auto outside = [&]() -> taskforge::task<int> {
+        for (int i = 1; i <= 100; ++i) group.spawn([&sum, i] { sum += i; });
+        co_await group;  // not on a worker: suspends, resumed on the group's pool
+        co_return sum.load();
+    };
+    CHECK(taskforge::sync_wait(outside()) == 5050);
+}
+
+TEST_CASE("co_await on a group from inside one of its own tasks throws resource_deadlock_would_occur",
+          "[coroutine][group][unit][misuse]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group group{pool};
+    std::atomic<bool> refused{false};
+    group.spawn([&] {
+        auto inner = [&]() -> taskforge::task<void> { co_await group; };
+        try {
+            taskforge::sync_wait(inner());
+        } catch (const std::system_error& error) {
+            refused = error.code() == std::errc::resource_deadlock_would_occur;
+        }
+    });
+    group.wait();
+    CHECK(refused.load());
+}
+
+TEST_CASE("a coroutine awaiting a group when its home pool shuts down resumes with scheduler_closed",
+          "[coroutine][group][unit]") {
+    gate blocker;
+    taskforge::scheduler other{taskforge::options{.threads = 1}};
+    taskforge::task_group group{other};
+    group.spawn([&blocker] { blocker.wait(); });
+    taskforge::scheduler home{taskforge::options{.threads = 1}};
+    std::atomic<bool> suspended{false};
+    auto coroutine = home.spawn([&]() -> taskforge::task<void> {
+        suspended = true;
+        co_await group;  // resumed on `home`, which by then refuses work
+    });
+    while (!suspended.load()) std::this_thread::sleep_for(100us);
+    std::thread releaser([&blocker] {
+        std::this_thread::sleep_for(20ms);
+        blocker.open = true;
+    });
+    home.shutdown();  // waits until the suspended coroutine finished (coroutine_frame.hpp [C4])
+    releaser.join();
+    CHECK_THROWS_AS(coroutine.get(), taskforge::scheduler_closed);
+    group.wait();
+}
+
+TEST_CASE("a coroutine may destroy its group as soon as co_await returns: the finisher is done with it",
+          "[coroutine][group][unit][lifetime]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 4}};  // two blocked tasks leave room for the coroutine
+    const int rounds = (TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN) ? 200 : 1000;
+    for (int round = 0; round < rounds; ++round) {
+        gate blocker;
+        std::atomic<bool> suspending{false};
+        auto awaiting = pool.spawn([&]() -> taskforge::task<int> {
+            auto group = std::make_unique<taskforge::task_group>(pool);
+            std::atomic<int> done{0};
+            for (int i = 0; i < 2; ++i) {
+                group->spawn([&] {
+                    blocker.wait();
+                    ++done;
+                });
+            }
+            suspending = true;
+            co_await *group;
+            group.reset();  // resumed on another thread than the finisher, which may still be returning [G8]
+            co_return done.load();
+        });
+        while (!suspending.load()) std::this_thread::yield();
+        blocker.open = true;
+        CHECK(awaiting.get() == 2);
+    }
+}
+
+TEST_CASE("co_await group while other threads keep spawning into it", "[coroutine][group][unit][stress]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    taskforge::task_group group{pool};
+    std::atomic<bool> stop{false};
+    std::atomic<long> extra{0};
+    std::atomic<long> bursts{0};
+    std::thread spawner([&] {  // in short bursts: a spawner that never pauses could keep the count from zero
+        while (!stop.load()) {
+            for (int i = 0; i < 3; ++i) group.spawn([&extra] { ++extra; });
+            ++bursts;
+            std::this_thread::sleep_for(20us);
+        }
+    });
+    while (bursts.load() == 0) std::this_thread::yield();
+    auto awaits = [&]() -> taskforge::task<int> {
+        co_await pool.schedule();
+        int missing = 0;
+        for (int round = 0; round < 300; ++round) {
+            std::atomic<int> mine{0};
+            for (int i = 0; i < 4; ++i) group.spawn([&mine] { ++mine; });
+            co_await group;  // covers our four; the spawner's may or may not be covered
+            missing += mine.load() != 4 ? 1 : 0;
+        }
+        co_return missing;
+    };
+    std::vector<taskforge::task_handle<int>> coroutines;
+    for (int i = 0; i < 4; ++i) coroutines.push_back(pool.spawn(awaits));
+    for (auto& handle : coroutines) CHECK(handle.get() == 0);
+    stop = true;
+    spawner.join();
+    group.wait();
+    CHECK(extra.load() == 3 * bursts.load());  // every task the spawner added ran
+}
