@@ -6,8 +6,12 @@
 //                    join.
 //   K3_server        10^5 coroutines each awaiting 10 short tasks in turn, on bench_threads() workers; the same
 //                    written as tasks that block in get() for each of their 10 tasks. Items: the 10^6 short tasks.
+//   K4_fan_in        10^5 coroutines each spawning 10 short tasks into a task_group and awaiting the group
+//                    (`co_await group`); the same written as tasks that block in group.wait(). Items: the 10^6 short
+//                    tasks.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <functional>
 #include <taskforge/taskforge.hpp>
 #include <vector>
@@ -88,6 +92,30 @@ void server_blocking(benchmark::State& state) {
     });
 }
 
+void fan_in_coroutines(benchmark::State& state) {
+    serve(state, [](taskforge::scheduler& pool, int id) -> taskforge::task<long> {
+        std::atomic<long> total{0};
+        taskforge::task_group group{pool};
+        for (int call = 0; call < calls_per_request; ++call) {
+            group.spawn([&total, id, call] { total.fetch_add(short_call(id, call), std::memory_order_relaxed); });
+        }
+        co_await group;
+        co_return total.load(std::memory_order_relaxed);
+    });
+}
+
+void fan_in_blocking(benchmark::State& state) {
+    serve(state, [](taskforge::scheduler& pool, int id) {
+        std::atomic<long> total{0};
+        taskforge::task_group group{pool};
+        for (int call = 0; call < calls_per_request; ++call) {
+            group.spawn([&total, id, call] { total.fetch_add(short_call(id, call), std::memory_order_relaxed); });
+        }
+        group.wait();
+        return total.load(std::memory_order_relaxed);
+    });
+}
+
 }  // namespace
 
 void register_coroutine_benchmarks() {
@@ -102,7 +130,9 @@ void register_coroutine_benchmarks() {
         ->Repetitions(repetitions())
         ->ReportAggregatesOnly(true);
     for (auto* server : {benchmark::RegisterBenchmark("K3_server/coroutines", &server_coroutines),
-                         benchmark::RegisterBenchmark("K3_server/blocking_get", &server_blocking)}) {
+                         benchmark::RegisterBenchmark("K3_server/blocking_get", &server_blocking),
+                         benchmark::RegisterBenchmark("K4_fan_in/co_await_group", &fan_in_coroutines),
+                         benchmark::RegisterBenchmark("K4_fan_in/blocking_wait", &fan_in_blocking)}) {
         server->Unit(benchmark::kMillisecond)->UseRealTime()->Repetitions(repetitions())->ReportAggregatesOnly(true);
     }
 }
