@@ -60,9 +60,11 @@
 ///   running elsewhere; it is resumed on its home pool (as for a handle, above) by the thread that finished the
 ///   group's last task, through that pool's queue. Any number of coroutines and threads may wait for one group at
 ///   once, and the group may be spawned into and awaited again in later rounds. From inside one of the group's own
-///   tasks (a sync_wait there) it throws std::system_error(resource_deadlock_would_occur), as wait() does. The
-///   group must outlive the co_await, resumption included (it reads the group's outcome then): a group declared
-///   in the coroutine does, and the coroutine may destroy it as soon as the co_await returned.
+///   tasks (a sync_wait there, before the coroutine first suspends) it throws
+///   std::system_error(resource_deadlock_would_occur), as wait() does. The group must exist when the co_await
+///   begins; the outcome (exception, cancellation) is handed to the coroutine with its resumption, so the group
+///   may be destroyed by a thread whose wait() returned, or by the resumed coroutine, while coroutines are still
+///   suspended on it.
 #pragma once
 
 #include <coroutine>
@@ -237,6 +239,13 @@ public:
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> awaiting) {
         resume_.coroutine = awaiting;
+        if (current_worker != nullptr && current_worker->pool == pool_) {
+            pool_->submit(&resume_);  // the pool outlives its own workers
+            return;
+        }
+        // From elsewhere, submit() still touches the pool (it wakes a worker) after the coroutine may have resumed
+        // and let the pool be destroyed: registered, the destructor waits for us (guest_slots.hpp [V5]).
+        const guest_registration registration;
         pool_->submit(&resume_);  // throws scheduler_closed (the coroutine then resumes with it); [C1] last access
     }
     void await_resume() const noexcept {}

@@ -184,11 +184,12 @@ public:
             help_group(*here, state());  // waiting.hpp [W1]: the group's tasks on top of our own lanes first
             if (await_ready()) return false;
         }
-        if (running_group::includes(&state())) {  // waiting.hpp [W5]: we hold a count of the group we wait for
+        if (running_group::includes_since_resumption(&state())) {  // waiting.hpp [W5]: a task of it drives us
             throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                     "taskforge: co_await on a task_group from inside one of the group's own tasks");
         }
         resume_.coroutine = awaiting;
+        link_.resume = &resume_;
         runtime* const home = here != nullptr ? here->pool : group_.runtime_;
         resume_.home = home;
         resume_.level = here != nullptr ? here->level : priority::normal;  // resumed at its own level [Y1]
@@ -202,14 +203,19 @@ public:
             if (await_ready()) return false;
             home->coroutine_arrived();
         }
-        if (state().await_zero(&resume_)) return true;  // [G8] `this` may be gone from here on
-        home->coroutine_left();                         // the count was zero: go on now
+        linked_ = true;
+        if (state().await_zero(link_)) return true;  // [G8] `this` may be gone from here on
+        linked_ = false;
+        home->coroutine_left();  // the count was zero: go on now
         return false;
     }
 
+    // Linked: the outcome the finisher of the zero handed us [G8] — the group itself may be gone by now.
     void await_resume() {
+        if (!linked_) return group_.conclude();
         if (resume_.refused) throw scheduler_closed();  // coroutine_frame.hpp [C2]
-        group_.conclude();
+        if (link_.cancelled) throw task_cancelled();    // [K1][K2], as conclude()
+        if (link_.error) std::rethrow_exception(std::exchange(link_.error, nullptr));
     }
 
 private:
@@ -217,12 +223,15 @@ private:
 
     task_group& group_;
     resume_job resume_;
+    awaiting_link link_;
+    bool linked_ = false;
 };
 
 }  // namespace detail
 
 /// `co_await group`: suspends until the group's count of unfinished tasks was zero after the co_await began, then
-/// rethrows as task_group::wait() does (see task.hpp). The group must outlive the co_await, its resumption included.
+/// rethrows as task_group::wait() does (see task.hpp). The group must exist when the co_await begins; it may be
+/// destroyed once a wait() on it returned, even while coroutines are still suspended on it.
 inline detail::group_awaiter operator co_await(task_group& group) noexcept { return detail::group_awaiter(group); }
 
 }  // namespace taskforge

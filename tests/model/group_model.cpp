@@ -16,8 +16,9 @@
 //                                                  awaiter list after: it touches a group its waiter already
 //                                                  freed [G8].
 //
-// Coroutine awaiters (`co_await group`, [G7][G8]) are modelled by their resume job: group.await_zero(&job) links
-// it, and the finisher of the zero runs it on its own thread (the real job only queues the coroutine).
+// Coroutine awaiters (`co_await group`, [G7][G8]) are modelled by their resume job: group.await_zero(link) links
+// it, and the finisher of the zero fills in the round's outcome and runs it on its own thread (the real job only
+// queues the coroutine).
 #define TASKFORGE_RELACY 1
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@
 namespace {
 
 using taskforge::detail::atomic;
+using taskforge::detail::awaiting_link;
 using taskforge::detail::block_until;
 using taskforge::detail::group_state;
 using taskforge::detail::job;
@@ -212,7 +214,8 @@ struct finish_publishes_payload : group_test<finish_publishes_payload, 3> {
 
 // A coroutine's resume job: counts its runs and checks, when run, what the tasks it waited for wrote [G2][G8].
 struct model_resume : job {
-    model_resume() noexcept : job(&resume) {}
+    model_resume() noexcept : job(&resume) { link.resume = this; }
+    awaiting_link link;  // what group.await_zero() links in
     atomic<int> runs{0};
     void (*check)(model_resume&) = nullptr;
     void* test = nullptr;
@@ -242,7 +245,7 @@ struct awaiter_resumed_once_after_zero : group_test<awaiter_resumed_once_after_z
     }
     void thread(unsigned index) {
         if (index == 0) {
-            linked = group->await_zero(&resume);
+            linked = group->await_zero(resume.link);
             if (!linked) RL_ASSERT(written[0]($) == 1 && written[1]($) == 2);  // [G2] the acquire of zero
         } else {
             written[index - 1]($) = static_cast<int>(index);
@@ -257,9 +260,7 @@ struct awaiter_resumed_once_after_zero : group_test<awaiter_resumed_once_after_z
 
 // The lifetime rule: a thread blocked in wait() frees the group as soon as it sees zero [G3], while the last
 // finisher also has a coroutine to resume. The finisher must have drained the list before that zero [G8]: a drain
-// after it touches freed memory (the mutant). (A real coroutine reads the group's outcome when it resumes, so the
-// public contract keeps the group alive until then; this proves the finisher's part: its last touch is the zero.)
-// The owner first spawns one more task into the round and runs it,
+// after it touches freed memory (the mutant). The owner first spawns one more task into the round and runs it,
 // racing the drain: the round may then end at that task's finish instead, and the coroutine is still resumed once.
 struct waiter_frees_group_at_zero : group_test<waiter_frees_group_at_zero, 2> {
     // The group lives here, and "freeing" it destroys it and wipes its bytes: Relacy then reports any later access
@@ -279,7 +280,7 @@ struct waiter_frees_group_at_zero : group_test<waiter_frees_group_at_zero, 2> {
         resume.check = &check;
         resume.test = this;
         group->add();
-        RL_ASSERT(group->await_zero(&resume));  // the coroutine suspended while the first task was pending
+        RL_ASSERT(group->await_zero(resume.link));  // the coroutine suspended while the first task was pending
     }
     void thread(unsigned index) {
         if (index == 0) {  // the owner: spawns a second task from outside, runs it, waits, frees the group
@@ -318,7 +319,7 @@ struct awaiters_of_two_rounds : group_test<awaiters_of_two_rounds, 3> {
         late.check = &check_late;
         late.test = this;
         group->add();
-        RL_ASSERT(group->await_zero(&early));
+        RL_ASSERT(group->await_zero(early.link));
     }
     void thread(unsigned index) {
         if (index == 0) {  // the first round's task
@@ -329,12 +330,42 @@ struct awaiters_of_two_rounds : group_test<awaiters_of_two_rounds, 3> {
             second_task($) = 1;
             group->finish();
         } else {  // the second coroutine: links once the second task was spawned (its count is then non-zero)
-            if (second_spawned.load(std::memory_order_acquire) == 1) late_linked = group->await_zero(&late);
+            if (second_spawned.load(std::memory_order_acquire) == 1) late_linked = group->await_zero(late.link);
         }
     }
     void after() {
         RL_ASSERT(early.runs.load(std::memory_order_relaxed) == 1);
         RL_ASSERT(late.runs.load(std::memory_order_relaxed) == (late_linked ? 1 : 0));
+        group_test::after();
+    }
+};
+
+// A failing task, a coroutine linked before it finished, and a thread blocked in wait(): the round's exception goes
+// to exactly one of the two awaiters [G6] — taken for the coroutine by the finisher before the zero [G8], or by the
+// waiter after it.
+struct failure_reaches_one_awaiter : group_test<failure_reaches_one_awaiter, 3> {
+    model_resume resume;
+    bool waiter_got_it = false;
+    void before() {
+        group_test::before();
+        group->add();
+        group->add();
+        RL_ASSERT(group->await_zero(resume.link));
+    }
+    void thread(unsigned index) {
+        if (index == 0) {
+            group->record(std::make_exception_ptr(7));
+            group->finish();
+        } else if (index == 1) {
+            group->finish();
+        } else {
+            wait_for(*group);
+            waiter_got_it = group->take_error() != nullptr;
+        }
+    }
+    void after() {
+        RL_ASSERT(resume.runs.load(std::memory_order_relaxed) == 1);
+        RL_ASSERT((resume.link.error != nullptr) != waiter_got_it);  // [G6] exactly one
         group_test::after();
     }
 };
@@ -352,5 +383,6 @@ int main(int argc, char** argv) {
     all &= taskforge_model::check<awaiter_resumed_once_after_zero>("awaiter_resumed_once_after_zero", iterations);
     all &= taskforge_model::check<waiter_frees_group_at_zero>("waiter_frees_group_at_zero", iterations);
     all &= taskforge_model::check<awaiters_of_two_rounds>("awaiters_of_two_rounds", iterations);
+    all &= taskforge_model::check<failure_reaches_one_awaiter>("failure_reaches_one_awaiter", iterations);
     return all ? 0 : 1;
 }

@@ -284,3 +284,116 @@ TEST_CASE("co_await group while other threads keep spawning into it", "[coroutin
     group.wait();
     CHECK(extra.load() == 3 * bursts.load());  // every task the spawner added ran
 }
+
+TEST_CASE("a blocking waiter may free the group at its zero while coroutines still await it",
+          "[coroutine][group][unit][lifetime]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 4}};  // two blocked tasks leave room for the coroutine
+    const int rounds = (TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN) ? 200 : 1000;
+    for (int round = 0; round < rounds; ++round) {
+        auto group = std::make_unique<taskforge::task_group>(pool);
+        gate blocker;
+        std::atomic<int> done{0};
+        for (int i = 0; i < 2; ++i) {
+            group->spawn([&] {
+                blocker.wait();
+                ++done;
+            });
+        }
+        std::atomic<bool> suspending{false};
+        auto awaiting = pool.spawn([&]() -> taskforge::task<int> {
+            taskforge::task_group& awaited = *group;
+            suspending = true;
+            co_await awaited;  // the outcome comes with the resumption [G8]: the group may be gone by then
+            co_return done.load();
+        });
+        while (!suspending.load()) std::this_thread::yield();
+        blocker.open = true;
+        group->wait();
+        group.reset();
+        CHECK(awaiting.get() == 2);
+    }
+}
+
+TEST_CASE("a coroutine gets its own round's outcome, not the next round's exception",
+          "[coroutine][group][unit][exception]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    taskforge::task_group group{pool};
+    gate first_round;
+    group.spawn([&first_round] { first_round.wait(); });  // round 1 ends without an exception
+    std::atomic<bool> suspended{false};
+    std::atomic<int> coroutine_outcome{0};  // 1: returned, 2: threw
+    std::thread outside([&] {
+        auto awaits = [&]() -> taskforge::task<void> {
+            suspended = true;
+            co_await group;
+        };
+        try {
+            taskforge::sync_wait(awaits());
+            coroutine_outcome = 1;
+        } catch (const std::runtime_error&) {
+            coroutine_outcome = 2;
+        }
+    });
+    while (!suspended.load()) std::this_thread::sleep_for(100us);
+    std::this_thread::sleep_for(5ms);  // linked: it suspended on round 1
+    gate hold_worker;
+    std::atomic<bool> holding{false};
+    auto holder = pool.spawn([&] {
+        holding = true;
+        hold_worker.wait();
+    });
+    first_round.open = true;  // round 1's zero: the resumption is queued behind `holder`
+    while (!holding.load()) std::this_thread::sleep_for(100us);
+    group.spawn(taskforge::priority::high, [] { throw std::runtime_error("round 2"); });
+    hold_worker.open = true;
+    outside.join();
+    CHECK(coroutine_outcome.load() == 1);
+    CHECK_THROWS_AS(group.wait(), std::runtime_error);  // round 2's waiter gets round 2's exception
+    holder.get();
+}
+
+TEST_CASE("a refused resumption run on top of another group's task may co_await that group",
+          "[coroutine][group][unit]") {
+    taskforge::scheduler groups_pool{taskforge::options{.threads = 1}};
+    auto home = std::make_unique<taskforge::scheduler>(taskforge::options{.threads = 1});
+    taskforge::task_group first{groups_pool};
+    taskforge::task_group second{groups_pool};
+    gate proceed;
+    std::atomic<bool> second_running{false};
+    second.spawn([&] {
+        first.spawn([] {});  // on this worker's own queue: the wait below runs it
+        second_running = true;
+        proceed.wait();
+        first.wait();  // this thread finishes `first`'s last task, and resumes the coroutine inline [C2]
+    });
+    while (!second_running.load()) std::this_thread::sleep_for(100us);
+    std::atomic<bool> suspended{false};
+    std::atomic<int> first_outcome{0};   // 1: scheduler_closed
+    std::atomic<int> second_outcome{0};  // 1: returned, 2: resource_deadlock_would_occur
+    auto coroutine = home->spawn([&]() -> taskforge::task<void> {
+        suspended = true;
+        try {
+            co_await first;
+        } catch (const taskforge::scheduler_closed&) {
+            first_outcome = 1;
+        }
+        try {
+            co_await second;  // suspends (refused again: resumed by the thread that ends `second`)
+            second_outcome = 1;
+        } catch (const taskforge::scheduler_closed&) {
+            second_outcome = 1;
+        } catch (const std::system_error&) {
+            second_outcome = 2;
+        }
+    });
+    while (!suspended.load()) std::this_thread::sleep_for(100us);
+    std::this_thread::sleep_for(5ms);
+    std::thread closer([&] { home->shutdown(); });  // waits for the suspended coroutine [C4]
+    std::this_thread::sleep_for(5ms);
+    proceed.open = true;
+    closer.join();
+    second.wait();
+    coroutine.wait();
+    CHECK(first_outcome.load() == 1);
+    CHECK(second_outcome.load() == 1);
+}

@@ -371,3 +371,22 @@ TEST_CASE("waiting on a suspended coroutine's handle from the thread that starte
     blocker.open = true;
     CHECK(waiter.get() == 3);
 }
+
+TEST_CASE("co_await pool.schedule() from an outside thread: the pool may be destroyed once the coroutine runs on it",
+          "[coroutine][unit][lifetime]") {
+    const int rounds = (TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN) ? 50 : 200;
+    for (int round = 0; round < rounds; ++round) {
+        auto pool = std::make_unique<taskforge::scheduler>(taskforge::options{.threads = 1});
+        std::atomic<bool> on_pool{false};
+        std::thread outside([&] {
+            auto hop = [&]() -> taskforge::task<void> {
+                co_await pool->schedule();
+                on_pool = true;  // from here the owner may destroy the pool, while submit() may still be returning
+            };
+            taskforge::sync_wait(hop());
+        });
+        while (!on_pool.load()) std::this_thread::yield();
+        pool.reset();
+        outside.join();
+    }
+}

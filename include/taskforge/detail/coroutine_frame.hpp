@@ -62,8 +62,10 @@ struct resume_job : job {
 
     static void resume(job* work) noexcept {
         const task_probe probe;
-        const enclosing_group outside(nullptr);              // [K2] a coroutine is in no group task's scope
+        const enclosing_group outside(nullptr);  // [K2] a coroutine is in no group task's scope
+        const running_group* const base = std::exchange(running_group::resumption_base(), running_group::innermost());
         static_cast<resume_job*>(work)->coroutine.resume();  // [C1] our last access to the job
+        running_group::resumption_base() = base;
         probe.finish("coroutine");
     }
 

@@ -34,13 +34,14 @@
 //        the count is zero, so a zero word is the same for every waiter.
 //   [G8] A finisher whose units are the whole count while `awaited` is set does not release them first: it takes
 //        `locked` with its units still counted (so nobody sees zero and the group stays alive), detaches the list,
-//        and then one CAS takes the count to zero and clears `awaited` and `locked` — the zero of [G3], after
-//        which it touches only the detached resume jobs (in the coroutines' frames, not in the group). If a spawn
-//        raised the count meanwhile, no zero happened: it puts the list back and releases only its units; the
-//        round's new last finisher drains. So a coroutine is resumed exactly once, after a zero that followed its
-//        registration, and nobody touches the group after a zero. This is why every finish is a CAS rather than a
-//        fetch_sub: a fetch_sub could reach zero before its caller saw `awaited`, and then draining would touch
-//        the group after the zero (the model's mutant does that).
+//        and takes the round's outcome for the awaiters (the first exception [G6], whether it was cancelled);
+//        then one CAS takes the count to zero and clears `awaited` and `locked` — the zero of [G3], after which
+//        it touches only the detached links and resume jobs (in the coroutines' frames, not in the group). If a
+//        spawn raised the count meanwhile, no zero happened: it puts the list and the exception back and releases
+//        only its units; the round's new last finisher drains. So a coroutine is resumed exactly once, after a
+//        zero that followed its registration, with that round's outcome, and nobody touches the group after a
+//        zero. This is why every finish is a CAS rather than a fetch_sub: a fetch_sub could reach zero before its
+//        caller saw `awaited`, and then draining would touch the group after the zero (the model's mutant does).
 #pragma once
 
 #include <cstdint>
@@ -54,6 +55,16 @@
 #include "platform.hpp"
 
 namespace taskforge::detail {
+
+// A coroutine's place in a group's awaiter list (`co_await group`, task_group.hpp), in the coroutine's frame. The
+// finisher of the zero fills in the round's outcome, then runs `resume` [G8]: the resumed coroutine reads the
+// outcome from here, never from the group, so a waiter may free the group at its zero [G3].
+struct awaiting_link {
+    job* resume = nullptr;
+    awaiting_link* next = nullptr;  // guarded by `locked` while linked [G7]
+    std::exception_ptr error;       // the round's first exception, for one awaiter [G6]
+    bool cancelled = false;         // the group was cancelled when its round ended [K1]
+};
 
 class group_state {
 public:
@@ -136,11 +147,11 @@ public:
 #endif
     }
 
-    // A coroutine's `co_await group` (task.hpp): links `resume` into the awaiter list while the count is non-zero
-    // [G7]. True: `resume` will be run (once) by the finisher of a zero [G8], and the caller may be resumed before
-    // this returns — it must not touch the group or `resume` afterwards. False: the count was zero, and this acquire
-    // saw the tasks' effects [G2]; `resume` is not linked.
-    bool await_zero(job* resume) noexcept {
+    // A coroutine's `co_await group` (task_group.hpp): links `link` into the awaiter list while the count is
+    // non-zero [G7]. True: its `resume` will be run (once) by the finisher of a zero, with the round's outcome
+    // filled in [G8]; the caller may be resumed before this returns — it must not touch the group or `link`
+    // afterwards. False: the count was zero, and this acquire saw the tasks' effects [G2]; `link` is not linked.
+    bool await_zero(awaiting_link& link) noexcept {
         // Acquire: a zero read here is the "done" of [G2], as a waiter's.
         std::uint32_t word = word_.load(std::memory_order_acquire);
         unsigned spins = 0;
@@ -156,8 +167,8 @@ public:
                 break;
             }
         }
-        resume->next.store(awaiters_, std::memory_order_relaxed);  // ours alone under `locked` [G7]
-        awaiters_ = resume;
+        link.next = awaiters_;  // ours alone under `locked` [G7]
+        awaiters_ = &link;
         // Release: our links before the next holder's acquire [G7]. The count is non-zero (we hold the list, so
         // no finisher can take it to zero [G8]): the group is alive. Our last touch of it.
         word_.fetch_and(~locked, std::memory_order_release);
@@ -201,24 +212,38 @@ private:
         word = word_.load(std::memory_order_relaxed);  // the caller's CAS checks it
     }
 
-    // The finisher of [G8], holding `locked` and its `tasks` units.
+    // The finisher of [G8], holding `locked` and its `tasks` units: every other task of the round has finished, so
+    // the round's outcome is complete. It is taken for the awaiters before the zero, and put back if a spawn
+    // extended the round instead.
     TASKFORGE_COLD void drain_awaiters(std::uint32_t tasks) noexcept {
-        job* const list = awaiters_;
+        awaiting_link* const list = awaiters_;
+        std::exception_ptr error = take_error();  // [G6] one awaiter gets it
+        const bool cancelled = cancellation.cancelled();
         std::uint32_t word = word_.load(std::memory_order_relaxed);  // the CAS checks it
         for (;;) {
             const bool zero = count_of(word) == tasks;
             awaiters_ = zero ? nullptr : list;  // detached, or put back for the round a spawn extended [G8]
             // Zero: our units, `awaited` and `locked` go in one step; `waiting` stays for the sleepers [G5].
             const std::uint32_t desired = zero ? (word & waiting) : ((word - step * tasks) & ~locked);
+            if (!zero && error) put_back(std::move(error));  // before our units go: the group is alive
             // acq_rel: release publishes our tasks' effects [G2] and our list writes [G7]; acquire carries every
             // earlier finisher's release to the coroutines we resume (their resume jobs are queued by us).
             if (word_.compare_exchange_weak(word, desired, std::memory_order_acq_rel, std::memory_order_relaxed)) {
                 if (!zero) return;
                 if ((word & waiting) != 0) futex_wake_all(word_);  // [G3]
-                resume_all(list);                                  // the group is not touched from here on
+                resume_all(list, std::move(error), cancelled);     // the group is not touched from here on
                 return;
             }
+            if (!zero) error = take_error();  // the CAS failed: the round may have ended after all
         }
+    }
+
+    // A drainer whose round was extended by a spawn: its taken exception is still the round's first [G6].
+    void put_back(std::exception_ptr error) noexcept {
+        lock_error();
+        first_error_ = std::move(error);  // a later one recorded meanwhile is dropped, as any later one is
+        failed_.store(true, std::memory_order_relaxed);  // ordered as in record() [G2]
+        unlock_error();
     }
 
 #if defined(TASKFORGE_MODEL_MUTANT_GROUP_DRAIN_AFTER_ZERO)
@@ -229,17 +254,20 @@ private:
                                                                     std::memory_order_relaxed)) {
             pause(word, spins);
         }
-        job* const list = std::exchange(awaiters_, nullptr);
+        awaiting_link* const list = std::exchange(awaiters_, nullptr);
         word_.fetch_and(~(locked | awaited), std::memory_order_release);
-        resume_all(list);
+        resume_all(list, nullptr, false);
     }
 #endif
 
-    // Runs each detached resume job once [G8]; a refused resumption waits for the outermost drain (after_finish.hpp).
-    static void resume_all(job* list) noexcept {
+    // Gives each detached awaiter the round's outcome (the exception to the first only [G6]) and runs its resume
+    // job once [G8]; a refused resumption waits for the outermost drain (after_finish.hpp).
+    static void resume_all(awaiting_link* list, std::exception_ptr error, bool cancelled) noexcept {
         while (list != nullptr) {
-            job* const next = list->next.load(std::memory_order_relaxed);  // before run(): it may go
-            run(list);
+            awaiting_link* const next = list->next;  // before run(): the link may go with its coroutine
+            list->error = std::exchange(error, nullptr);
+            list->cancelled = cancelled;
+            run(list->resume);
             list = next;
         }
         after_finish::drain();
@@ -254,8 +282,8 @@ private:
     atomic<std::uint32_t> word_{0};
     atomic<bool> failed_{false};
     atomic<bool> error_lock_{false};
-    std::exception_ptr first_error_;  // guarded by error_lock_ [G6]
-    job* awaiters_ = nullptr;         // guarded by `locked` in word_ [G7]
+    std::exception_ptr first_error_;     // guarded by error_lock_ [G6]
+    awaiting_link* awaiters_ = nullptr;  // guarded by `locked` in word_ [G7]
 };
 
 // The groups whose tasks are running on this thread, innermost first: a record on each running group task's
@@ -291,6 +319,20 @@ struct running_group {
             if (record->group == group) return true;
         }
         return false;
+    }
+    // As includes(), but only the records pushed since the running coroutine was last resumed by a resume job
+    // (coroutine_frame.hpp): a coroutine run by a resume job on top of a group's task (a refused resumption runs
+    // on the finishing thread [C2]) is not that task, and its `co_await` on that group suspends instead of
+    // blocking it. A coroutine run directly by a task (sync_wait) still sees the task's records.
+    static bool includes_since_resumption(const group_state* group) noexcept {
+        for (const running_group* record = innermost(); record != resumption_base(); record = record->outer) {
+            if (record->group == group) return true;
+        }
+        return false;
+    }
+    static const running_group*& resumption_base() noexcept {
+        static thread_local const running_group* base = nullptr;
+        return base;
     }
 };
 
