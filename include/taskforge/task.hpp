@@ -61,10 +61,12 @@
 ///   group's last task, through that pool's queue. Any number of coroutines and threads may wait for one group at
 ///   once, and the group may be spawned into and awaited again in later rounds. From inside one of the group's own
 ///   tasks (a sync_wait there, before the coroutine first suspends) it throws
-///   std::system_error(resource_deadlock_would_occur), as wait() does. The group must exist when the co_await
-///   begins; the outcome (exception, cancellation) is handed to the coroutine with its resumption, so the group
-///   may be destroyed by a thread whose wait() returned, or by the resumed coroutine, while coroutines are still
-///   suspended on it.
+///   std::system_error(resource_deadlock_would_occur), as wait() does. The group must outlive every co_await and
+///   wait() on it, as for wait(): destroy it once they have all returned (a group declared in the coroutine that
+///   awaits it does). The round's outcome is fixed when the round ends and handed over with the resumption, so a
+///   resumption that waits in a queue never takes a later round's exception. If the home pool was shut down
+///   meanwhile, the co_await rethrows the round's exception if this coroutine is the waiter that gets it, else
+///   throws scheduler_closed.
 #pragma once
 
 #include <coroutine>

@@ -213,8 +213,11 @@ public:
     // Linked: the outcome the finisher of the zero handed us [G8] — the group itself may be gone by now.
     void await_resume() {
         if (!linked_) return group_.conclude();
-        if (resume_.refused) throw scheduler_closed();  // coroutine_frame.hpp [C2]
-        if (link_.cancelled) throw task_cancelled();    // [K1][K2], as conclude()
+        if (resume_.refused) {  // coroutine_frame.hpp [C2]; the round's exception is ours [G6]: never dropped
+            if (link_.error) std::rethrow_exception(std::exchange(link_.error, nullptr));
+            throw scheduler_closed();
+        }
+        if (link_.cancelled) throw task_cancelled();  // [K1][K2], as conclude()
         if (link_.error) std::rethrow_exception(std::exchange(link_.error, nullptr));
     }
 
@@ -230,8 +233,7 @@ private:
 }  // namespace detail
 
 /// `co_await group`: suspends until the group's count of unfinished tasks was zero after the co_await began, then
-/// rethrows as task_group::wait() does (see task.hpp). The group must exist when the co_await begins; it may be
-/// destroyed once a wait() on it returned, even while coroutines are still suspended on it.
+/// rethrows as task_group::wait() does (see task.hpp). The group must outlive the co_await, as for wait().
 inline detail::group_awaiter operator co_await(task_group& group) noexcept { return detail::group_awaiter(group); }
 
 }  // namespace taskforge

@@ -285,8 +285,11 @@ TEST_CASE("co_await group while other threads keep spawning into it", "[coroutin
     CHECK(extra.load() == 3 * bursts.load());  // every task the spawner added ran
 }
 
-TEST_CASE("a blocking waiter may free the group at its zero while coroutines still await it",
+TEST_CASE("the finisher of a round hands each coroutine its outcome and never touches the group after the zero",
           "[coroutine][group][unit][lifetime]") {
+    // group_state.hpp [G8], seen from outside: here the owner frees the group as soon as its own wait() returned,
+    // while the coroutine's resumption may still be on its way. (The public rule is stricter — destroy a group once
+    // every wait and co_await on it returned — but nothing of the resumption may need the group.)
     taskforge::scheduler pool{taskforge::options{.threads = 4}};  // two blocked tasks leave room for the coroutine
     const int rounds = (TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN) ? 200 : 1000;
     for (int round = 0; round < rounds; ++round) {
@@ -396,4 +399,36 @@ TEST_CASE("a refused resumption run on top of another group's task may co_await 
     coroutine.wait();
     CHECK(first_outcome.load() == 1);
     CHECK(second_outcome.load() == 1);
+}
+
+TEST_CASE("a coroutine whose home pool refused its resumption still gets its round's exception",
+          "[coroutine][group][unit][exception]") {
+    taskforge::scheduler groups_pool{taskforge::options{.threads = 1}};
+    taskforge::task_group group{groups_pool};
+    gate fail_now;
+    group.spawn([&fail_now] {
+        fail_now.wait();
+        throw std::logic_error("the round's failure");
+    });
+    taskforge::scheduler home{taskforge::options{.threads = 1}};
+    std::atomic<bool> suspended{false};
+    auto coroutine = home.spawn([&]() -> taskforge::task<int> {
+        suspended = true;
+        try {
+            co_await group;
+        } catch (const std::logic_error&) {
+            co_return 1;  // this waiter got the round's exception
+        } catch (const taskforge::scheduler_closed&) {
+            co_return 2;
+        }
+        co_return 0;
+    });
+    while (!suspended.load()) std::this_thread::sleep_for(100us);
+    std::this_thread::sleep_for(5ms);
+    std::thread closer([&home] { home.shutdown(); });  // waits for the suspended coroutine [C4]
+    std::this_thread::sleep_for(5ms);
+    fail_now.open = true;
+    closer.join();
+    CHECK(coroutine.get() == 1);
+    CHECK_NOTHROW(group.wait());  // exactly one waiter gets it: it went to the coroutine
 }
