@@ -34,6 +34,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -134,12 +135,11 @@ private:
     frame_cache() = default;
     ~frame_cache() = default;
 
+    // 1..64 bytes: class 0; 65..128: 1; ... 513..1024: 4; more: big. Branch-free: the size of a coroutine frame
+    // is only known at run time.
     static std::uint32_t class_of(std::size_t bytes) noexcept {
-        std::uint32_t size_class = 0;
-        for (std::size_t limit = 64; size_class < classes; ++size_class, limit *= 2) {
-            if (bytes <= limit) return size_class;
-        }
-        return big;
+        const auto size_class = static_cast<std::uint32_t>(std::bit_width((bytes - 1) >> 6));
+        return size_class < big ? size_class : big;
     }
     static std::size_t class_bytes(std::uint32_t size_class) noexcept { return std::size_t{64} << size_class; }
     static header* header_of(void* payload) noexcept {
