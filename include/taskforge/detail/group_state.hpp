@@ -344,7 +344,7 @@ public:
     // After a task of `group` returned on this thread.
     static void add(group_state& group) noexcept {
         deferred_finishes& self = mine();
-        if (self.group_ != &group) self.release();
+        if (self.group_ != &group && self.group_ != nullptr) self.release();
         self.group_ = &group;
         if (++self.count_ >= batch) self.release();
     }
@@ -353,15 +353,19 @@ public:
         deferred_finishes& self = mine();
         if (self.group_ != nullptr && self.group_ != group) self.release();
     }
-    static void flush() noexcept { mine().release(); }
+    // Inline: every task's execute() calls it, and it has nothing to do unless a batch is held.
+    static void flush() noexcept {
+        deferred_finishes& self = mine();
+        if (self.group_ != nullptr) self.release();
+    }
 
 private:
     static deferred_finishes& mine() noexcept {
         static thread_local deferred_finishes self;
         return self;
     }
+    // A batch is held (group_ is set).
     void release() noexcept {
-        if (group_ == nullptr) return;
         group_state* group = group_;
         const std::uint32_t count = count_;
         group_ = nullptr;
