@@ -216,7 +216,9 @@ struct task_frame_base : job {
     // Waiting worker (waiting.hpp): runs the task inline if it has not started [S5]. The queued job stays where
     // it is and only drops the queue's reference when it executes [S6].
     bool try_run_inline(const void* worker) noexcept {
-        if (!leave_pending(task_state::running | task_state::claimed, std::memory_order_relaxed)) return false;
+        // Acquire: pairs with fire_deferred's release, so a continuation claimed here sees what was written into it
+        // before it was fired (a frame reached through a queue is ordered by the queue instead).
+        if (!leave_pending(task_state::running | task_state::claimed, std::memory_order_acquire)) return false;
         note_runner(worker);
         manage(this, operation::run_claimed);
         return true;
@@ -374,11 +376,14 @@ struct valued_frame<void> : task_frame_base {
 inline void schedule_fired(const void* pool, job* work) noexcept;
 
 // Fires the deferred continuation `frame` [S9]: clears `deferred` and submits it. The submission orders the clearing
-// before whoever starts the frame; a racing cancel() or waiter reads the word through RMWs, which see it too.
+// before whoever starts the frame from a queue. A waiter may instead claim the frame in place as soon as its RMW
+// reads the cleared bit, and then runs the frame's body, which reads what was written before the firing (an
+// unwrapped then()'s slot, continuation.hpp): release makes that claim synchronize with us, and through our own
+// acquire of the predecessor's completion, with the slot's writer. (Relaxed here was a data race TSan found in CI.)
 // A template so that a header which never fires (this one alone) needs no definition of schedule_fired.
 template <class Frame>
 void fire_deferred(Frame& frame) noexcept {
-    frame.state.fetch_and(~task_state::deferred, std::memory_order_relaxed);
+    frame.state.fetch_and(~task_state::deferred, std::memory_order_release);
     schedule_fired(frame.pool, &frame);
 }
 
