@@ -4,6 +4,7 @@
 //
 // Volume: TASKFORGE_STRESS_SCALE (environment, default 1) multiplies every loop; CTest runs scale 1 (> 1M tasks);
 // a soak run uses e.g. TASKFORGE_STRESS_SCALE=100 (see README).
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -20,6 +21,8 @@
 #include "../support/catch.hpp"
 #include "../support/sanitizers.hpp"
 #include "../support/stress_scale.hpp"
+
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -221,6 +224,43 @@ TEST_CASE("4 schedulers alive at once share the machine and all pass", "[stress]
     }
     for (auto& runner : runners) runner.join();
     for (const auto& result : results) check(result);
+}
+
+// A waiting worker first looks at the top of its own deque for the awaited task. What it sees there may be a
+// detached task that a thief steals, runs and frees at that very moment: the waiter may compare that pointer, never
+// read through it (ThreadSanitizer reported such a read once, in the forests above). Here the awaited task is
+// already running on another worker, and a detached task is the only entry of the waiter's deque as it waits: the
+// third worker steals it while the waiter looks, runs it and frees it. In other builds the counts show every task
+// ran once.
+TEST_CASE("a waiting worker never reads a queued task that a thief may run and free meanwhile", "[stress]") {
+    const int rounds = 2000 * stress_scale() / (under_sanitizer ? 4 : 1);
+    taskforge::scheduler pool{taskforge::options{.threads = 3}};
+    std::atomic<long> detached_runs{0};
+    const long awaited_runs = pool.spawn([&pool, &detached_runs, rounds] {
+                                      long ran = 0;
+                                      for (int round = 0; round < rounds; ++round) {
+                                          std::atomic<bool> started{false};
+                                          auto awaited = pool.spawn([&started] {
+                                              started.store(true);
+                                              const auto end = std::chrono::steady_clock::now() + 20us;
+                                              while (std::chrono::steady_clock::now() < end) {
+                                              }
+                                              return 1L;
+                                          });
+                                          while (!started.load()) std::this_thread::yield();  // stolen
+                                          // Over the frame cache's largest class: the thief frees it with
+                                          // operator delete, a write ThreadSanitizer sees.
+                                          std::array<char, 2048> ballast{};
+                                          pool.spawn([&detached_runs, ballast] {
+                                              detached_runs.fetch_add(ballast[0] + 1);
+                                          });
+                                          ran += awaited.get();
+                                      }
+                                      return ran;
+                                  }).get();
+    pool.shutdown();  // runs the detached tasks still queued
+    CHECK(awaited_runs == rounds);
+    CHECK(detached_runs.load() == rounds);
 }
 
 TEST_CASE("shutdown under load: accepted tasks run exactly once, refused ones threw, nothing hangs", "[stress]") {

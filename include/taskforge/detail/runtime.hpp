@@ -385,8 +385,8 @@ public:
     }
 
     // Worker `self` only: `awaited`, if it is on top of one of its own lanes (spent entries above it are disposed
-    // of); nullptr otherwise, leaving the lanes as they were. A peek first, so a different live top is not popped and
-    // pushed back for nothing. `level` becomes the lane's [Y1].
+    // of); nullptr otherwise, leaving the live entries as they were (the waiter then claims it where it sits,
+    // task_frame.hpp [S5]). `level` becomes the lane's [Y1].
     TASKFORGE_HOT_INLINE job* pop_awaited(worker& self, job* awaited, priority& level) {
         if (job* found = pop_awaited_from(self.deque, awaited)) return found;
         if (!self.lanes_used) [[likely]]
@@ -404,10 +404,12 @@ public:
         return nullptr;
     }
 
-    // Owner of `lane` only: pop_awaited for one lane.
+    // Owner of `lane` only: pop_awaited for one lane. Whether a top other than `awaited` is spent can only be asked
+    // once pop() gave it to us: until then a thief may steal it, run it and free its frame at any moment (deque.hpp,
+    // peek). So such a top is popped, and pushed back when it is live. A spent entry left on top would make every
+    // later wait below it claim in place and leave one more (fib-like trees: 1.7x the instructions).
     TASKFORGE_HOT_INLINE static job* pop_awaited_from(chase_lev_deque<job*>& lane, job* awaited) {
-        job* const top = lane.peek().value_or(nullptr);
-        if (top != awaited && (top == nullptr || !task_frame_base::spent(top))) return nullptr;
+        if (!lane.peek().has_value()) return nullptr;
         return pop_lane_if(lane, [awaited](const job* candidate) { return candidate == awaited; });
     }
 
