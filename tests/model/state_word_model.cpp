@@ -21,6 +21,8 @@
 //   TASKFORGE_MODEL_MUTANT_CONTINUED_READ_EARLY     finish() decides about continuations from a read before its
 //                                                   publishing RMW: an attach in between is never fired [S8].
 //   TASKFORGE_MODEL_MUTANT_CLAIM_DEFERRED           a deferred (unfired) continuation can be claimed [S9].
+//   TASKFORGE_MODEL_MUTANT_FIRE_RELAXED             firing a deferred frame publishes nothing: a claimer runs a
+//                                                   body that reads the slot unordered [S9].
 #define TASKFORGE_RELACY 1
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +43,7 @@ using taskforge::detail::valued_frame;
 namespace task_state = taskforge::detail::task_state;
 
 constexpr int result_value = 42;
+constexpr int slot_value = 7;
 
 // What happened to a frame; checked in after(). Atomics, so that every thread may count.
 struct frame_log {
@@ -71,6 +74,8 @@ public:
     }
 
     frame_log& log;
+    bool reads_slot = false;  // set before the threads start: the body reads `slot` (claim_versus_fire_with_slot)
+    rl::var<int> slot;        // what a continuation's body reads, written by whoever fires it [S9]
     rl::var<int> alive;       // 1 until dispose [S2]
     rl::var<int> value;       // the result, written by the body before the final status [S1]
     rl::var<int> queue_gone;  // 1 once the queued job of a claimed frame executed [S6]
@@ -85,6 +90,7 @@ private:
         // nothing sets it again.
         RL_ASSERT((self->state.load(std::memory_order_relaxed) & task_state::deferred) == 0);
         self->log.runs.fetch_add(1, std::memory_order_relaxed);
+        if (self->reads_slot) RL_ASSERT(self->slot($) == slot_value);  // [S9] written before the firing
         self->value($) = result_value;
         self->finish(task_state::completed);
     }
@@ -118,6 +124,7 @@ struct frame_test : rl::test_suite<Derived, 2> {
         model_futex::current() = futex;
         frame = new model_frame(task_state::pending, log);
         frame->value($) = 0;
+        frame->slot($) = 0;
         frame->queue_gone($) = 0;
     }
 
@@ -297,7 +304,32 @@ struct claim_versus_fire : frame_test<claim_versus_fire> {
     }
 };
 
+// An unwrapped then()'s continuation (continuation.hpp): whoever fires the deferred frame first writes the slot its
+// body reads, then fires it (fire_deferred, the library's own: release) and executes the queued job, while a waiter
+// claims it in place (acquire) and runs the body, which reads the slot. The claim must see the slot [S9]: the
+// mutant's relaxed firing makes that read a DATA RACE (TSan found it in CI, compose_unit).
+struct claim_versus_fire_with_slot : frame_test<claim_versus_fire_with_slot> {
+    void before() {
+        frame_test::before();
+        frame->reads_slot = true;
+        frame->state.store(task_state::deferred, std::memory_order_relaxed);
+    }
+    void thread(unsigned index) {
+        if (index == 0) {
+            frame->touch();
+            frame->slot($) = slot_value;
+            taskforge::detail::fire_deferred(*frame);
+            execute_queued_job();
+        } else {
+            claim_wait_and_drop();
+        }
+    }
+};
+
 }  // namespace
+
+// fire_deferred queues the fired frame on its pool; here the firing thread executes the queued job itself.
+void taskforge::detail::schedule_fired(const void*, job*) noexcept {}
 
 int main(int argc, char** argv) {
     const rl::iteration_t iterations = taskforge_model::iterations_from(argc, argv, 100000);
@@ -310,5 +342,6 @@ int main(int argc, char** argv) {
     all &= taskforge_model::check<claim_cancel_drop_versus_execute>("claim_cancel_drop_versus_execute", iterations);
     all &= taskforge_model::check<attach_versus_finish>("attach_versus_finish", iterations);
     all &= taskforge_model::check<claim_versus_fire>("claim_versus_fire", iterations);
+    all &= taskforge_model::check<claim_versus_fire_with_slot>("claim_versus_fire_with_slot", iterations);
     return all ? 0 : 1;
 }

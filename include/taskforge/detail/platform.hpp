@@ -81,7 +81,7 @@ struct atomic_add_type<const T*> {
      defined(TASKFORGE_MODEL_MUTANT_LEAPFROG_BELOW_BASE) || defined(TASKFORGE_MODEL_MUTANT_LEAPFROG_NO_RECHECK) ||    \
      defined(TASKFORGE_MODEL_MUTANT_TRACE_LATE_CLAIM) || defined(TASKFORGE_MODEL_MUTANT_CONTINUED_READ_EARLY) ||      \
      defined(TASKFORGE_MODEL_MUTANT_CLAIM_DEFERRED) || defined(TASKFORGE_MODEL_MUTANT_GUEST_RELAXED_LEAVE) ||         \
-     defined(TASKFORGE_MODEL_MUTANT_GROUP_DRAIN_AFTER_ZERO))
+     defined(TASKFORGE_MODEL_MUTANT_GROUP_DRAIN_AFTER_ZERO) || defined(TASKFORGE_MODEL_MUTANT_FIRE_RELAXED))
 #error "TASKFORGE_MODEL_MUTANT_* reintroduces a protocol bug; it is only accepted in the Relacy model build"
 #endif
 

@@ -383,7 +383,12 @@ inline void schedule_fired(const void* pool, job* work) noexcept;
 // A template so that a header which never fires (this one alone) needs no definition of schedule_fired.
 template <class Frame>
 void fire_deferred(Frame& frame) noexcept {
+#if defined(TASKFORGE_MODEL_MUTANT_FIRE_RELAXED)
+    // Mutant (model build only): the firing publishes nothing, so a claimer reads the slot unordered [S9].
+    frame.state.fetch_and(~task_state::deferred, std::memory_order_relaxed);
+#else
     frame.state.fetch_and(~task_state::deferred, std::memory_order_release);
+#endif
     schedule_fired(frame.pool, &frame);
 }
 
