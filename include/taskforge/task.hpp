@@ -35,8 +35,10 @@
 ///   thread that finished the task, once that task's completion is fully published, and the co_await throws
 ///   scheduler_closed. A scheduler's shutdown() (and destructor) waits for the coroutines spawned on it to finish
 ///   and for those suspended with it as their home to be resumed: a coroutine that waits forever holds it up, as a
-///   task that runs forever does. when_all / when_any results and
-///   then() handles are task_handles, so they are awaited the same way.
+///   task that runs forever does. In the child of a fork(), awaiting an unfinished task of a scheduler inherited
+///   from the parent (or from a coroutine on such a scheduler's thread) throws scheduler_closed, as wait() does:
+///   nobody in the child would finish it. when_all / when_any results and then() handles are task_handles, so
+///   they are awaited the same way.
 /// pool.spawn(coroutine_function, args...)
 ///   Returns task_handle<T> for a function returning task<T>: the coroutine starts on a worker, the handle finishes
 ///   when the coroutine does. The callable and the arguments live until then, so a lambda's captures are safe to
@@ -201,9 +203,11 @@ public:
         return task_state::finished(frame_->load_state());
     }
 
-    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-        resume_.coroutine = awaiting;
+    bool await_suspend(std::coroutine_handle<> awaiting) {
         worker* const here = current_worker;
+        refuse_inherited_await(runtime_of(*frame_), here,
+                               [this] { return !task_state::finished(frame_->load_state()); });
+        resume_.coroutine = awaiting;
         runtime* const home = here != nullptr ? here->pool : &runtime_of(*frame_);
         resume_.home = home;
         resume_.level = here != nullptr ? here->level : priority::normal;  // resumed at its own level [Y1]

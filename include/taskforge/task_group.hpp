@@ -180,6 +180,7 @@ public:
 
     bool await_suspend(std::coroutine_handle<> awaiting) {
         worker* const here = current_worker;
+        refuse_inherited_await(*group_.runtime_, here, [this] { return !await_ready(); });
         if (here != nullptr && here->pool == group_.runtime_) {
             help_group(*here, state());  // waiting.hpp [W1]: the group's tasks on top of our own lanes first
             if (await_ready()) return false;

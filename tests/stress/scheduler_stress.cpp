@@ -236,28 +236,28 @@ TEST_CASE("a waiting worker never reads a queued task that a thief may run and f
     const int rounds = 2000 * stress_scale() / (under_sanitizer ? 4 : 1);
     taskforge::scheduler pool{taskforge::options{.threads = 3}};
     std::atomic<long> detached_runs{0};
-    const long awaited_runs = pool.spawn([&pool, &detached_runs, rounds] {
-                                      long ran = 0;
-                                      for (int round = 0; round < rounds; ++round) {
-                                          std::atomic<bool> started{false};
-                                          auto awaited = pool.spawn([&started] {
-                                              started.store(true);
-                                              const auto end = std::chrono::steady_clock::now() + 20us;
-                                              while (std::chrono::steady_clock::now() < end) {
-                                              }
-                                              return 1L;
-                                          });
-                                          while (!started.load()) std::this_thread::yield();  // stolen
-                                          // Over the frame cache's largest class: the thief frees it with
-                                          // operator delete, a write ThreadSanitizer sees.
-                                          std::array<char, 2048> ballast{};
-                                          pool.spawn([&detached_runs, ballast] {
-                                              detached_runs.fetch_add(ballast[0] + 1);
-                                          });
-                                          ran += awaited.get();
-                                      }
-                                      return ran;
-                                  }).get();
+    const long awaited_runs =
+        pool.spawn([&pool, &detached_runs, rounds] {
+                long ran = 0;
+                for (int round = 0; round < rounds; ++round) {
+                    std::atomic<bool> started{false};
+                    auto awaited = pool.spawn([&started] {
+                        started.store(true);
+                        const auto end = std::chrono::steady_clock::now() + 20us;
+                        while (std::chrono::steady_clock::now() < end) {
+                        }
+                        return 1L;
+                    });
+                    while (!started.load()) std::this_thread::yield();  // stolen
+                    // Over the frame cache's largest class: the thief frees it with
+                    // operator delete, a write ThreadSanitizer sees.
+                    std::array<char, 2048> ballast{};
+                    pool.spawn([&detached_runs, ballast] { detached_runs.fetch_add(ballast[0] + 1); });
+                    ran += awaited.get();
+                }
+                return ran;
+            })
+            .get();
     pool.shutdown();  // runs the detached tasks still queued
     CHECK(awaited_runs == rounds);
     CHECK(detached_runs.load() == rounds);

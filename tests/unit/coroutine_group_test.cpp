@@ -36,6 +36,34 @@ taskforge::task<long> sum_in_a_group(taskforge::scheduler& pool, int count) {
     co_return total.load(std::memory_order_relaxed);
 }
 
+// One level of a 200-deep chain of coroutines, each owning a group whose tasks run while deeper levels run:
+// even levels await their group before descending, odd ones after the deeper levels returned; every third level
+// waits by blocking instead (wait() inside a coroutine). Returns the number of group tasks that ran at or below it.
+taskforge::task<long> nested_group_level(taskforge::scheduler& pool, int depth) {
+    if (depth == 0) co_return 0;
+    std::atomic<long> ran{0};
+    taskforge::task_group group{pool};
+    for (int i = 0; i < 3; ++i) group.spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+    const bool blocking = depth % 3 == 0;
+    long below = 0;
+    if (depth % 2 == 0) {
+        if (blocking) {
+            group.wait();
+        } else {
+            co_await group;
+        }
+        below = co_await nested_group_level(pool, depth - 1);
+    } else {
+        below = co_await nested_group_level(pool, depth - 1);
+        if (blocking) {
+            group.wait();
+        } else {
+            co_await group;
+        }
+    }
+    co_return below + ran.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 TEST_CASE("co_await group resumes once every task of the group finished", "[coroutine][group][unit]") {
@@ -431,4 +459,59 @@ TEST_CASE("a coroutine whose home pool refused its resumption still gets its rou
     closer.join();
     CHECK(coroutine.get() == 1);
     CHECK_NOTHROW(group.wait());  // exactly one waiter gets it: it went to the coroutine
+}
+
+TEST_CASE("co_await group in a chain of 200 nested coroutines, each owning a group, mixed with blocking waits",
+          "[coroutine][group][unit][nesting]") {
+    constexpr int depth = 200;
+    for (const std::size_t threads : {std::size_t{1}, std::size_t{2}, std::size_t{4}}) {
+        taskforge::scheduler pool{taskforge::options{.threads = threads}};
+        for (int round = 0; round < 20; ++round) {
+            CHECK(pool.spawn(nested_group_level, std::ref(pool), depth).get() == 3L * depth);
+            CHECK(taskforge::sync_wait(nested_group_level(pool, depth)) == 3L * depth);
+        }
+    }
+}
+
+// Adversarial finding: a worker ran a group's last task, whose finish it holds back until it runs its next job
+// (group_state.hpp [G4]), and then a coroutine's resumption — which did not release that finish first. The group's
+// waiter slept for as long as the coroutine ran; here the coroutine waits for that waiter, so it never woke.
+TEST_CASE("a coroutine resumed right after a group's last task does not hold back that group's wait()",
+          "[coroutine][group][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1, .guest_slots = 0}};
+    taskforge::task_group group{pool};
+    std::atomic<bool> about_to_await{false};
+    std::atomic<bool> attached{false};
+    std::atomic<bool> waiter_returned{false};
+    std::atomic<bool> saw_waiter_return{false};
+    std::atomic<bool> started{false};
+    taskforge::task_handle<void> awaited;
+    // Holds the only worker until the coroutine awaits `awaited`, then claims and runs it here (its finish queues
+    // the resumption on this worker's deque), then spawns the group's only task on top of that resumption.
+    auto driver = pool.spawn([&] {
+        started = true;
+        while (!attached.load()) std::this_thread::yield();
+        awaited.wait();
+        group.spawn([] {});
+    });
+    while (!started.load()) std::this_thread::yield();
+    awaited = pool.spawn([] {});  // queued behind the driver, not started
+    std::thread coroutine_thread([&] {
+        taskforge::sync_wait([&]() -> taskforge::task<void> {
+            about_to_await = true;
+            co_await awaited;  // resumed on the worker, right after the group's task
+            const auto limit = std::chrono::steady_clock::now() + 10s;
+            while (!waiter_returned.load() && std::chrono::steady_clock::now() < limit)
+                std::this_thread::sleep_for(1ms);
+            saw_waiter_return = waiter_returned.load();
+        }());
+    });
+    while (!about_to_await.load()) std::this_thread::yield();
+    std::this_thread::sleep_for(20ms);  // suspended by now (if not, the test passes without proving much)
+    attached = true;
+    driver.get();
+    group.wait();
+    waiter_returned = true;
+    coroutine_thread.join();
+    CHECK(saw_waiter_return.load());
 }

@@ -481,6 +481,92 @@ TEST_CASE("in a forked child, waiting on an unfinished task of an inherited sche
     CHECK(unfinished.get() == 1);
 }
 
+namespace {
+taskforge::task<int> await_handle(taskforge::task_handle<int>& handle) { co_return co_await handle; }
+taskforge::task<void> await_group(taskforge::task_group& group) { co_await group; }
+}  // namespace
+
+// Adversarial finding: the blocking waits refused an inherited scheduler's unfinished work, co_await did not — the
+// coroutine stayed suspended for a resumption nobody in the child would queue, and sync_wait hung.
+TEST_CASE("in a forked child, co_await on an inherited scheduler's unfinished task or group throws scheduler_closed",
+          "[lifetime][fork][misuse][coroutine]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::atomic<bool> release{false};
+    std::atomic<int> started{0};
+    auto unfinished = pool.spawn([&] {
+        ++started;
+        while (!release.load()) std::this_thread::sleep_for(100us);
+        return 1;
+    });
+    taskforge::task_group group{pool};
+    group.spawn([&] {
+        ++started;
+        while (!release.load()) std::this_thread::sleep_for(100us);
+    });
+    while (started.load() < 2) std::this_thread::yield();
+    std::fflush(nullptr);  // or the child flushes a copy of the parent's buffered output at exit
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        arm_child_alarm();
+        std::atexit(&quiet_exit);
+        int code = 0;
+        const auto refused = [&code](int bit, auto&& call) {
+            try {
+                call();
+                code |= bit;
+            } catch (const taskforge::scheduler_closed&) {
+            } catch (...) {
+                code |= bit << 4;
+            }
+        };
+        refused(1, [&] { (void)taskforge::sync_wait(await_handle(unfinished)); });
+        refused(2, [&] { taskforge::sync_wait(await_group(group)); });
+        refused(4, [&] {  // from a coroutine on a scheduler made in the child
+            taskforge::scheduler fresh{taskforge::options{.threads = 1}};
+            (void)fresh.spawn([&]() -> taskforge::task<int> { co_return co_await unfinished; }).get();
+        });
+        exit_child(code);
+    }
+    const int code = wait_for_child(child);
+    release.store(true);
+    INFO("child: exit code, or 1000 + signal: " << code << " (1014: SIGALRM, a co_await hung)");
+    CHECK(code == 0);
+    CHECK(unfinished.get() == 1);
+    group.wait();
+}
+
+// Adversarial finding: after a task forked, the child's copy of its worker went on to run the tasks queued in the
+// parent's pool, which the parent runs too: every side effect twice. The thread now ends when the task returns.
+TEST_CASE("fork() inside a task: the child runs none of the tasks queued in the parent", "[lifetime][fork][misuse]") {
+    TASKFORGE_WATCHDOG();
+    const pid_t parent = getpid();
+    std::atomic<int> ran{0};
+    std::fflush(nullptr);
+    int code = -1;
+    {
+        taskforge::scheduler pool{taskforge::options{.threads = 1, .guest_slots = 0}};
+        code = pool.spawn([&]() -> int {
+                       for (int i = 0; i < 3; ++i) {
+                           pool.spawn([&ran, parent] {
+                               if (getpid() != parent) _exit(7);  // ran in the child
+                               ++ran;
+                           });
+                       }
+                       const pid_t child = fork();
+                       if (child != 0) return child < 0 ? -1 : wait_for_child(child);
+                       arm_child_alarm();
+                       std::atexit(&quiet_exit);
+                       return 0;  // in the child: the task returns, and its thread, the child's only one, ends
+                   })
+                   .get();
+    }
+    INFO("child: exit code, or 1000 + signal: " << code << " (7: a parent's queued task ran in the child)");
+    CHECK(code == 0);
+    CHECK(ran.load() == 3);
+}
+
 // Adversarial finding: fork() called by a task. In the child the forking thread is no longer a worker, so its
 // spawns and waits take the outside path, which refuses the inherited scheduler.
 TEST_CASE("fork() inside a task: the child gets scheduler_closed and exits normally", "[lifetime][fork][misuse]") {

@@ -61,6 +61,7 @@ struct resume_job : job {
     priority level = priority::normal;  // the coroutine's level when it suspended: it resumes at it (levels.hpp [Y1])
 
     static void resume(job* work) noexcept {
+        deferred_finishes::flush();  // group_state.hpp [G4]: the coroutine may wait for a group we still count in
         const task_probe probe;
         const enclosing_group outside(nullptr);  // [K2] a coroutine is in no group task's scope
         const running_group* const base = std::exchange(running_group::resumption_base(), running_group::innermost());

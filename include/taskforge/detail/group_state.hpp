@@ -17,7 +17,8 @@
 //        (platform.hpp), so a waiter may destroy the group as soon as it sees zero.
 //   [G4] A worker may defer the finishes of consecutive tasks of one group and release them with one RMW (the
 //        group's count line then moves once per batch instead of once per task). It flushes before running any
-//        job that is not a task of that group, before it blocks or searches, and before it exits, so a deferred
+//        job that is not a task of that group (every job kind's entry calls flush(): task, coroutine and stack
+//        frames, and coroutine resumptions), before it blocks or searches, and before it exits, so a deferred
 //        finish never waits behind unrelated work.
 //   [G5] `waiting` is set only while the count is non-zero, and cleared only while it is zero (by a returning
 //        waiter, to spare the next zero a useless wake). So a sleeper's value — non-zero count, `waiting` set —

@@ -874,6 +874,8 @@ inline void runtime::worker_main(worker& self) {
                 if (idle_.end_search()) wake_helper_if_work_left();
             }
             run(work);
+            if (inherited()) [[unlikely]]
+                return;  // the task forked, and this is the child: what is queued stays the parent's to run
             continue;
         }
         // [V2][V3], in this order: the queue seen closed, then nobody inside a guest slot (so no guest that entered

@@ -149,6 +149,19 @@ inline bool wait_for_task(task_frame_base& frame, const deadline_type* deadline)
     return wait_for_task_as(visit.slot(), frame, deadline);
 }
 
+// Any thread, before a coroutine suspends on work of `pool` that `unfinished()` says is not done: in a fork() child,
+// a pool inherited from the parent (its workers stayed there) never finishes that work, and one that `here` (our
+// worker slot, or nullptr) belongs to never resumes us — scheduler_closed, as a blocking wait gets (guest_visit).
+// The pool is read only inside a registration, after `unfinished()` held [V5]: it may be being destroyed.
+template <class Unfinished>
+void refuse_inherited_await(runtime& pool, const worker* here, Unfinished unfinished) {
+    if (!forked()) [[likely]]
+        return;
+    const guest_registration registration;
+    if (!unfinished()) return;
+    if (pool.inherited() || (here != nullptr && here->pool->inherited())) throw scheduler_closed();
+}
+
 // Worker (or guest) `self` of the group's pool: [W1] runs the group's tasks found on top of its own lanes (a
 // guest: also at the head of the injection queues and in other deques [W4]) until the count is zero or none is
 // found. Also co_await on a group (task.hpp).
@@ -169,7 +182,8 @@ inline void help_group(worker& self, group_state& group) {
             if (member == nullptr) member = pool.steal_wanted(self, is_member, stealing_given_up, level);
         }
         if (member == nullptr) return;
-        runtime::run_at(self, member, level);  // [W1] a task of the awaited group, at its level [Y3]
+        runtime::run_at(self, member, level);            // [W1] a task of the awaited group, at its level [Y3]
+        if (pool.inherited()) throw scheduler_closed();  // it forked, and this is the child: as in block_on
     }
 }
 
