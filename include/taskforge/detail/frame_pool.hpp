@@ -53,32 +53,36 @@ public:
     // Payload alignment served by the cache; stricter frames bypass it.
     static constexpr std::size_t alignment = 16;
 
-    // Allocates `size` bytes aligned to `align` for a frame, from the calling thread's cache when possible.
-    static void* allocate(std::size_t size, std::size_t align) {
+    // Allocates `size` bytes aligned to `align` for a frame, from the calling thread's cache when possible. Hot:
+    // a block on this thread's free list of the class [F1]; everything else is allocate_slowly's.
+    TASKFORGE_HOT_INLINE static void* allocate(std::size_t size, std::size_t align) {
         const std::uint32_t size_class = class_of(size + sizeof(header));
-        if (size_class == big || align > alignment || (current_ == nullptr && exited_)) {
-            return allocate_big(size, align);
+        frame_cache* const self = current_;
+        if (size_class != big && align <= alignment && self != nullptr) [[likely]] {
+            if (header* const block = self->free_[size_class]; block != nullptr) [[likely]] {
+                self->free_[size_class] = next_of(block);
+                --self->kept_[size_class];
+                return reinterpret_cast<std::byte*>(block) + sizeof(header);
+            }
         }
-        return local().take(size_class);
+        return allocate_slowly(size, align, size_class);
     }
 
-    // Returns a frame's memory; any thread.
-    static void deallocate(void* payload) noexcept {
-        header* block = header_of(payload);
-        if (block->size_class == big) {
-            const std::size_t align = block->big_alignment;
-            ::operator delete (static_cast<std::byte*>(payload) - align, std::align_val_t{align});
-            return;
+    // Returns a frame's memory; any thread. Hot: a cached block of this thread's own, under the bound [F1][F4];
+    // everything else is deallocate_slowly's.
+    TASKFORGE_HOT_INLINE static void deallocate(void* payload) noexcept {
+        header* const block = header_of(payload);
+        frame_cache* const self = current_;
+        if (block->home == self && self != nullptr) [[likely]] {  // a big block's home is nullptr
+            const std::uint32_t size_class = block->size_class;
+            if (self->worker_home_ || self->kept_[size_class] < kept_blocks(size_class)) [[likely]] {
+                ++self->kept_[size_class];
+                next_of(block) = self->free_[size_class];
+                self->free_[size_class] = block;
+                return;
+            }
         }
-        if (current_ == nullptr && exited_) {
-            return block->home->remote_free(block, block, 1);  // freed during this thread's exit
-        }
-        frame_cache& self = local();
-        if (block->home == &self) {
-            self.give_back(block);  // [F1] our own frame
-        } else {
-            self.send_home(block);
-        }
+        deallocate_slowly(block);
     }
 
     // Workers, at start: creates the calling thread's cache now and marks it a worker's (its frames are sent home
@@ -142,8 +146,37 @@ private:
         return size_class < big ? size_class : big;
     }
     static std::size_t class_bytes(std::uint32_t size_class) noexcept { return std::size_t{64} << size_class; }
+    // The most free blocks of a class an outside thread's cache keeps [F4].
+    static std::int64_t kept_blocks(std::uint32_t size_class) noexcept {
+        return static_cast<std::int64_t>(kept_bytes_per_class >> 6 >> size_class);
+    }
     static header* header_of(void* payload) noexcept {
         return reinterpret_cast<header*>(static_cast<std::byte*>(payload) - sizeof(header));
+    }
+
+    TASKFORGE_COLD static void* allocate_slowly(std::size_t size, std::size_t align, std::uint32_t size_class) {
+        if (size_class == big || align > alignment || (current_ == nullptr && exited_)) {
+            return allocate_big(size, align);
+        }
+        return local().take(size_class);
+    }
+
+    TASKFORGE_COLD static void deallocate_slowly(header* block) noexcept {
+        void* const payload = reinterpret_cast<std::byte*>(block) + sizeof(header);
+        if (block->size_class == big) {
+            const std::size_t align = block->big_alignment;
+            ::operator delete (static_cast<std::byte*>(payload) - align, std::align_val_t{align});
+            return;
+        }
+        if (current_ == nullptr && exited_) {
+            return block->home->remote_free(block, block, 1);  // freed during this thread's exit
+        }
+        frame_cache& self = local();
+        if (block->home == &self) {
+            self.give_back(block);  // [F1] our own frame
+        } else {
+            self.send_home(block);
+        }
     }
 
     static frame_cache& local() {
@@ -197,8 +230,7 @@ private:
         const std::uint32_t size_class = block->size_class;
         // Over the bound: delete it. A worker keeps its burst's blocks until it idles (trim_free_lists), so a burst
         // of tasks spawned from inside a task reuses them instead of paying the allocator twice per task.
-        if (!worker_home_ &&
-            static_cast<std::size_t>(kept_[size_class]) * class_bytes(size_class) >= kept_bytes_per_class) {
+        if (!worker_home_ && kept_[size_class] >= kept_blocks(size_class)) {
             --owned_;
             ::operator delete(block);
             return note_given_back(1);
@@ -212,8 +244,7 @@ private:
     void trim_free_lists() noexcept {
         collect_remote();
         for (std::uint32_t size_class = 0; size_class < classes; ++size_class) {
-            const auto keep = static_cast<std::int64_t>(kept_bytes_per_class / class_bytes(size_class));
-            while (kept_[size_class] > keep) {
+            while (kept_[size_class] > kept_blocks(size_class)) {
                 header* block = free_[size_class];
                 free_[size_class] = next_of(block);
                 --kept_[size_class];
