@@ -15,7 +15,8 @@
 /// waits, and return when every iteration is done. So every iteration runs on a worker of the loop's scheduler,
 /// except that a range of exactly one iteration runs its body directly on the calling thread.
 ///
-/// Indices: `first` and `last` may be any integral types (not bool); both are converted to their common type,
+/// Indices: `first` and `last` may be any integral types (not bool) up to the width of std::size_t (a GNU __int128
+/// does not compile); both are converted to their common type,
 /// which is what `body` receives. `last <= first` is an empty loop. Ranges up to the index type's limits work
 /// (the count is computed without overflow).
 /// Exceptions: the first exception a body throws (first in time) is rethrown once every piece already started has

@@ -571,3 +571,38 @@ TEST_CASE("a group made by a plain task spawned from a group task does not nest 
     made->wait();
     CHECK(ran.load() == 1);
 }
+
+// Adversarial finding (AddressSanitizer: heap-use-after-free): an unwrapped then() whose function returned a task
+// of another scheduler fired into its own scheduler after that was destroyed. The destructor now waits until the
+// inner task finished; the continuation then finds its scheduler shut down and ends cancelled (or completed, when
+// the inner task finished before the shutdown began). Both schedulers here are destroyed with work in flight.
+TEST_CASE("an unwrapped then() into another scheduler's task keeps its own scheduler alive until it is due",
+          "[compose][unit][lifetime]") {
+    for (int round = 0; round < 30; ++round) {
+        taskforge::scheduler inner_pool{taskforge::options{.threads = 1}};
+        std::atomic<bool> started{false};
+        std::atomic<bool> go{false};
+        auto outer_pool = std::make_unique<taskforge::scheduler>(taskforge::options{.threads = 1, .guest_slots = 0});
+        auto result = outer_pool->spawn([] { return 1; }).then([&](int value) {
+            return inner_pool.spawn([&started, &go, value] {
+                started = true;
+                while (!go.load()) std::this_thread::yield();
+                return value + 1;
+            });
+        });
+        while (!started.load()) std::this_thread::yield();
+        std::thread releaser([&go, round] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(round % 3));
+            go = true;
+        });
+        outer_pool.reset();  // waits for the inner task: its continuation must still reach this scheduler
+        releaser.join();
+        int outcome = 0;
+        try {
+            outcome = result.get();
+        } catch (const taskforge::task_cancelled&) {
+            outcome = -1;
+        }
+        CHECK((outcome == 2 || outcome == -1));
+    }
+}

@@ -33,6 +33,15 @@ void check_once(const std::vector<std::atomic<int>>& visits) {
     for (const auto& visit : visits) REQUIRE(visit.load() == 1);
 }
 
+// Adversarial finding: a GNU __int128 range of 2^64 + 3 iterations ran 3 (its count was cut to std::size_t). Index
+// types wider than std::size_t are refused at compile time now.
+#if defined(__SIZEOF_INT128__)
+__extension__ using wide_index = __int128;
+static_assert(!taskforge::detail::loop_index<wide_index>, "a range of __int128 may hold more than SIZE_MAX iterations");
+#endif
+static_assert(taskforge::detail::loop_index<long long> && taskforge::detail::loop_index<unsigned char>);
+static_assert(!taskforge::detail::loop_index<bool>);
+
 }  // namespace
 
 TEST_CASE("parallel_for visits every index exactly once, for sizes 0 to 1,000,003", "[loop][unit]") {

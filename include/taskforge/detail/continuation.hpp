@@ -115,6 +115,35 @@ struct is_task_handle<task_handle<T>> : std::true_type {};
 // the exception it threw, or the predecessor's cancellation) into that slot, and attaches `outer` to the inner
 // task (or fires it at once). The slot is written before `outer` is attached or fired, so whoever runs `outer`
 // reads it after the attach's release push or the submission [S7][S9].
+//
+// An inner task of another scheduler: `outer` is then in no queue of its own scheduler, which shutdown() would
+// drain, yet firing it reaches that scheduler. So it waits there as a suspended coroutine does (coroutine_frame.hpp
+// [C4]): `outer`'s scheduler counts it before the attach, and a relay node, not `outer` itself, is attached; the
+// relay fires `outer` (queued, or cancelled if the scheduler refuses) and then lets the scheduler go. Its shutdown
+// and destruction wait until then, never longer.
+
+template <class U>
+struct unwrap_body;
+template <class U>
+using unwrap_frame = task_frame<U, unwrap_body<U>>;
+
+// Fires `outer` when an inner task of another scheduler finished, then ends its [C4] count. Lives in `outer`'s
+// body; read before the firing, after which `outer` (and the relay with it) may be gone.
+template <class U>
+struct cross_pool_relay : job {
+    cross_pool_relay() noexcept : job(&fire, &trigger_family) {}
+    // The body is moved into its frame before any relay is used: a copy is a fresh, unattached node.
+    cross_pool_relay(const cross_pool_relay&) noexcept : cross_pool_relay() {}
+    cross_pool_relay& operator=(const cross_pool_relay&) = delete;
+    unwrap_frame<U>* outer = nullptr;
+
+    static void fire(job* work) noexcept {
+        unwrap_frame<U>* const outer = static_cast<cross_pool_relay*>(work)->outer;
+        runtime* const home = static_cast<runtime*>(const_cast<void*>(outer->pool));
+        fire_deferred(*outer);  // queued on `home`, or run cancelled if it refuses (schedule_fired)
+        home->coroutine_left();
+    }
+};
 
 // The user's frame: the inner task's outcome becomes its own.
 template <class U>
@@ -122,6 +151,7 @@ struct unwrap_body {
     static constexpr bool propagates_cancellation = true;
 
     std::variant<std::monostate, task_handle<U>, std::exception_ptr> source;
+    cross_pool_relay<U> relay;  // used only for an inner task of another scheduler
 
     U operator()() {
         if (auto* error = std::get_if<std::exception_ptr>(&source)) std::rethrow_exception(*error);
@@ -130,9 +160,6 @@ struct unwrap_body {
         return inner.get();
     }
 };
-
-template <class U>
-using unwrap_frame = task_frame<U, unwrap_body<U>>;
 
 // The detached continuation of the predecessor that runs the function and hands its inner task to `outer`.
 template <class Handle, class F, class U>
@@ -153,11 +180,21 @@ struct forward_body {
             task_handle<U> inner = call();
             task_frame_base& inner_frame = handle_access::frame(inner);  // no_state if f returned an empty handle
             slot = std::move(inner);  // `inner_frame` stays alive: the slot holds its handle [S7]
+            if (inner_frame.pool != outer->pool) return attach_across_pools(inner_frame);
             if (!inner_frame.attach_continuation(outer)) fire_deferred(*outer);
         } catch (...) {
             slot = std::current_exception();  // predecessor_cancelled included: `outer` ends cancelled
             fire_deferred(*outer);
         }
+    }
+
+    // `inner_frame` belongs to another scheduler: through the relay, counted by ours [C4]. We run as a task of our
+    // scheduler, so it is alive for the arrival, and its shutdown waits for the relay from then on.
+    void attach_across_pools(task_frame_base& inner_frame) noexcept {
+        cross_pool_relay<U>& relay = outer->callable().relay;
+        relay.outer = outer;
+        static_cast<runtime*>(const_cast<void*>(outer->pool))->coroutine_arrived();
+        if (!inner_frame.attach_continuation(&relay)) cross_pool_relay<U>::fire(&relay);
     }
 
     task_handle<U> call() {

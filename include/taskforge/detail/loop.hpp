@@ -192,7 +192,9 @@ Index index_at(Index first, std::size_t offset) noexcept {
     return static_cast<Index>(static_cast<wide>(static_cast<wide>(first) + static_cast<wide>(offset)));
 }
 
+// Integral, not bool, and no wider than std::size_t, in which a range's count is kept (a GNU __int128 range could
+// hold more iterations than that).
 template <class T>
-concept loop_index = std::integral<T> && !std::is_same_v<std::remove_cv_t<T>, bool>;
+concept loop_index = std::integral<T> && !std::is_same_v<std::remove_cv_t<T>, bool> && sizeof(T) <= sizeof(std::size_t);
 
 }  // namespace taskforge::detail
