@@ -15,12 +15,9 @@
 //   * Bounded retention: a cache grows as far as a burst needs (refills of 32 blocks, so spawning stays
 //     allocation-free in the steady state), but keeps at most `kept_bytes_per_class` (2 MiB) of *free* blocks per
 //     size class, and its remote stack holds at most `remote_bound` blocks: a block freed beyond those bounds goes
-//     back to the allocator at once ([F4]) — unless a worker frees it: the worker adopts it (it becomes the
-//     block's home) and keeps it until it idles, when it trims its lists to the same bound. So the C library's
-//     free() of a burst an outside thread spawned runs on a worker's idle path, not between its tasks. Every
-//     `trim_interval` blocks given back, the freeing thread asks the C library to return free heap memory to the system
-//     (glibc keeps small freed chunks in "fast bins" otherwise), so the memory of a burst of millions of tasks is
-//     returned when the burst is over.
+//     back to the allocator at once ([F4]). Every `trim_interval` blocks given back, the freeing thread asks the C
+//     library to return free heap memory to the system (glibc keeps small freed chunks in "fast bins" otherwise),
+//     so the memory of a burst of millions of tasks is returned when the burst is over.
 //   * A thread whose cache is already gone (spawning from a thread_local destructor) gets plain blocks too.
 //
 // Invariants:
@@ -31,11 +28,9 @@
 //        instead. The home cache object is deleted by whoever makes `orphans_` (blocks still out, counted down by
 //        those late frees) reach zero — the exiting thread if nothing is out. Memory is never leaked or reused
 //        after free, and LeakSanitizer sees nothing left at exit.
-//   [F4] A block deleted by a remote freer because the home's remote stack is full, or adopted by a worker's
-//        cache instead, is counted exactly like a late free after exit: it subtracts from `orphans_`, which the
-//        home's abandon() later raises by the blocks it did not get back. Before abandon() the count is <= 0, so
-//        only the sum after it can reach zero. An adopted block's `home` and the adopter's `owned_` change on the
-//        adopter's thread, which holds the block alone (it freed it).
+//   [F4] A block deleted by a remote freer because the home's remote stack is full is counted exactly like a
+//        late free after exit: it subtracts from `orphans_`, which the home's abandon() later raises by the blocks
+//        it did not get back. Before abandon() the count is <= 0, so only the sum after it can reach zero.
 #pragma once
 
 #include <algorithm>
@@ -305,7 +300,6 @@ private:
         // A home that is not a worker may never allocate again (an outside thread done spawning): past the bound,
         // delete instead of piling up [F4]. Relaxed: an estimate. (Workers collect at least whenever they idle.)
         if (counted && remote_count_.load(std::memory_order_relaxed) >= remote_bound) {
-            if (current_ != nullptr && current_->worker_home_) return current_->adopt(*this, first, count);
             note_given_back(static_cast<std::size_t>(count));
             return orphan_free(first, count);
         }
@@ -333,35 +327,15 @@ private:
 #endif
     }
 
-    // Blocks whose home has exited [F3], or whose home's remote stack is full and no worker adopts them [F4].
+    // Blocks whose home has exited [F3].
     void orphan_free(header* block, std::int64_t count) noexcept {
         for (std::int64_t i = 0; i < count; ++i) {
             header* next = next_of(block);
             ::operator delete(block);
             block = next;
         }
-        forget(count);
-    }
-
-    // `count` blocks of ours left our books without coming home [F4].
-    void forget(std::int64_t count) noexcept {
         // acq_rel: whoever reaches zero deletes the cache after every other party's last access to it.
         if (orphans_.fetch_sub(count, std::memory_order_acq_rel) == count) delete this;
-    }
-
-    // Worker's cache, on its own thread: takes over the chain of `count` free blocks of `home`, whose remote stack
-    // is full [F4], instead of deleting them now: they join our free lists (a worker keeps what it holds until it
-    // idles, trim_free_lists), and leave `home`'s books as a deletion would. So a burst that an outside thread
-    // spawned is freed on the workers' idle path, not between its tasks.
-    void adopt(frame_cache& home, header* block, std::int64_t count) noexcept {
-        for (std::int64_t i = 0; i < count; ++i) {
-            header* next = next_of(block);
-            block->home = this;
-            ++owned_;
-            give_back(block);
-            block = next;
-        }
-        home.forget(count);  // last: `home` may be deleted by it
     }
 
     // Home thread, at its exit [F3].
