@@ -13,6 +13,7 @@
 
 #include "../support/catch.hpp"
 #include "../support/sanitizers.hpp"
+#include "../support/watchdog.hpp"
 
 TEST_CASE("spawn after shutdown throws scheduler_closed", "[shutdown][unit][misuse]") {
     taskforge::scheduler pool{taskforge::options{.threads = 2}};
@@ -76,3 +77,31 @@ TEST_CASE("destroying the scheduler from its own worker terminates with a messag
     CHECK(WTERMSIG(status) == SIGABRT);
 }
 #endif
+
+// Adversarial finding: two tasks of pool A shut down pool B at once, and B's last task needs A. The second caller
+// waited for the first one's shutdown on a plain mutex without a stand-in, so A had no thread left to run what B
+// waited for: a deadlock. Both callers now block compensated from the start.
+TEST_CASE("two tasks of one pool shutting down another pool, whose last task needs the first, both return",
+          "[shutdown][unit]") {
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler first{taskforge::options{.threads = 1, .guest_slots = 0}};
+    auto second = std::make_unique<taskforge::scheduler>(taskforge::options{.threads = 1});
+    std::atomic<int> entered{0};
+    auto needs_first = second->spawn([&] {
+        while (entered.load() < 2) std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // both shutdowns are under way
+        return first.spawn([] { return 42; }).get();
+    });
+    auto one = first.spawn([&] {
+        ++entered;
+        second->shutdown();
+    });
+    auto other = first.spawn([&] {
+        ++entered;
+        second->shutdown();
+    });
+    one.get();
+    other.get();
+    CHECK(needs_first.get() == 42);
+    second.reset();
+}

@@ -1219,9 +1219,17 @@ inline void runtime::shutdown() {
     injection_.close();  // last: the workers' exit condition reads this one (worker_main)
     // The child of a fork(): nobody to wake or join, and the parent's threads may have left any lock held.
     if (inherited()) return;
-    std::lock_guard lock(shutdown_mutex_);
-    worker* other = current_worker;  // a worker of another pool: block compensated while we join
+    // A worker of another pool blocks compensated while we join — from before the lock: a concurrent second caller
+    // waits there for the whole of the first one's shutdown, and its pool must keep its parallelism meanwhile.
+    worker* const other = current_worker;
     if (other != nullptr) other->pool->begin_blocking(*other, true);
+    struct unblock_on_exit {
+        worker* self;
+        ~unblock_on_exit() {
+            if (self != nullptr) self->pool->end_blocking(*self);
+        }
+    } unblock{other};
+    std::lock_guard lock(shutdown_mutex_);
     guests_.wait_until_empty();  // [V4] the workers still run (and park) normally meanwhile
     idle_.close();
     // [R5] Acquire pairs with each exiting thread's release decrement: their last accesses happen-before our
@@ -1240,7 +1248,6 @@ inline void runtime::shutdown() {
     // (coroutine_frame.hpp [C4]): their tasks are accepted work, and they may still reach this runtime. Still
     // compensated on another pool's worker: what they wait for may need that pool.
     wait_for_coroutines();
-    if (other != nullptr) other->pool->end_blocking(*other);
 }
 
 // A fired continuation its pool refused, run here as cancelled (its waiters see task_cancelled) rather than lost.
