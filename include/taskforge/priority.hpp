@@ -23,7 +23,8 @@
 ///     latency probe in bench/priority_bench.cpp measures this).
 ///   * It orders taking, not finishing: a low task taken before a high one was spawned runs on.
 ///   * join(), parallel_invoke() and the parallel loops queue their halves at normal level: they are pieces of the
-///     running task, which is waiting for them.
+///     running task, which is waiting for them. Wherever a half runs (stolen or not), it runs at that task's level,
+///     so what it spawns inherits the task's level.
 ///   * A task that a waiting thread claims and runs inline while it still sits in another worker's queue (or the
 ///     pool's) runs at the waiter's level; one the waiter pops from its own queue of some level runs at that level.
 ///   * The bound on starvation counts a worker's own queues and the pool's; work queued on other workers is

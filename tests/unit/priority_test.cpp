@@ -462,3 +462,29 @@ TEST_CASE("a 200-deep chain of nested waits alternating levels, waited on by two
     for (auto& waiter : waiters) waiter.join();
     REQUIRE(results.load() == 2);
 }
+
+// Adversarial finding: the second half of a join, stolen by another worker, ran at the level of the lane it was
+// stolen from (normal), so what it spawned dropped to normal too; run by the forking worker itself, it kept the
+// task's level. It now runs at the forking task's level wherever it runs.
+TEST_CASE("a stolen join half runs at the forking task's level, and so does what it spawns", "[priority]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 2}};
+    std::atomic<bool> second_started{false};
+    auto levels = pool.spawn(taskforge::priority::high, [&] {
+        auto [first, second] = taskforge::join(
+            [&] {
+                while (!second_started.load()) std::this_thread::yield();  // so the other worker steals it
+                return taskforge::this_task::current_priority();
+            },
+            [&] {
+                second_started = true;
+                auto child = taskforge::spawn([] { return taskforge::this_task::current_priority(); });
+                return std::pair{taskforge::this_task::current_priority(), child.get()};
+            });
+        return std::tuple{first, second.first, second.second, taskforge::this_task::current_priority()};
+    });
+    const auto [first, second, child, after] = levels.get();
+    CHECK(first == taskforge::priority::high);
+    CHECK(second == taskforge::priority::high);
+    CHECK(child == taskforge::priority::high);
+    CHECK(after == taskforge::priority::high);
+}

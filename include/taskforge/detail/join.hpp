@@ -119,7 +119,7 @@ join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second)
 template <class F, class G>
 TASKFORGE_COLD join_pair<F, G> join_elsewhere(runtime& pool, worker& self, F& first, G& second) {
     auto whole = [&pool, &first, &second] { return join_on_worker(pool, *current_worker, first, second); };
-    stack_job<decltype(whole)> job(whole);
+    stack_job<decltype(whole)> job(whole, self.level);
     pool.push_join(self, &job);
     wait_for_stolen(self, job);  // never taken back: a guest without room only blocks (leapfrog needs room too)
     if (job.error()) std::rethrow_exception(std::exchange(job.error(), nullptr));
@@ -132,7 +132,7 @@ join_pair<F, G> join_on_worker(runtime& pool, worker& self, F& first, G& second)
     if (self.guest && !runtime::stack_has_room(self)) [[unlikely]] {
         return join_elsewhere(pool, self, first, second);
     }
-    stack_job<G> second_job(second);
+    stack_job<G> second_job(second, self.level);
     pool.push_join(self, &second_job);
     join_result_t<F> first_result = [&]() -> join_result_t<F> {
         try {

@@ -69,8 +69,9 @@ class stack_job final : public job {
 public:
     using result_type = join_result_t<F>;
 
-    explicit stack_job(F& function) noexcept
-        : job(&execute, &join_family), function_(function), enclosing_(enclosing_group::current()) {}
+    // `level`: the forking task's (levels.hpp [Y3]); the job is queued at normal level but runs at this one.
+    stack_job(F& function, priority level) noexcept
+        : job(&execute, &join_family), function_(function), enclosing_(enclosing_group::current()), level_(level) {}
     stack_job(const stack_job&) = delete;
     stack_job& operator=(const stack_job&) = delete;
 
@@ -99,6 +100,7 @@ private:
             self->thief_.store(runner, std::memory_order_release);  // pairs with the acquire in thief()
         }
         const enclosing_group inside(self->enclosing_);  // [K2] the forking task's group, on the thief too
+        const running_level level(self->level_);         // and its level: what the piece spawns inherits it
         const task_probe probe;
         try {
             invoke_into(self->function_, self->result_);
@@ -113,8 +115,26 @@ private:
         }
     }
 
+    // The calling worker's level for the length of a stolen half (a thief, or a guest) [Y3].
+    class running_level {
+    public:
+        explicit running_level(priority level) noexcept : runner_(current_worker) {
+            if (runner_ != nullptr) outer_ = std::exchange(runner_->level, level);
+        }
+        ~running_level() {
+            if (runner_ != nullptr) runner_->level = outer_;
+        }
+        running_level(const running_level&) = delete;
+        running_level& operator=(const running_level&) = delete;
+
+    private:
+        worker* const runner_;
+        priority outer_ = priority::normal;
+    };
+
     F& function_;
     group_state* const enclosing_;  // written by the owner before the push; read by the thief after its steal
+    const priority level_;          // likewise
     std::optional<result_type> result_;
     std::exception_ptr error_;
     atomic<std::uint32_t> latch_{latch_state::pending};
