@@ -329,6 +329,20 @@ int wait_for_child(pid_t child) {
     return -2;
 }
 
+// In a forked child: 0 if `call` threw scheduler_closed; `bit` if it returned (it ran, or it would have hung:
+// nobody in this process runs an inherited pool's tasks); `bit << 4` if it threw anything else.
+template <class Call>
+int closed_or(int bit, Call& call) {
+    try {
+        call();
+        return bit;
+    } catch (const taskforge::scheduler_closed&) {
+        return 0;
+    } catch (...) {
+        return bit << 4;
+    }
+}
+
 // Only ever called in forked children.
 taskforge::scheduler& static_pool() {
     static taskforge::scheduler pool{taskforge::options{.threads = 2}};
@@ -383,15 +397,7 @@ TEST_CASE("in a forked child, join and the parallel loops on an inherited schedu
         arm_child_alarm();
         std::atexit(&quiet_exit);
         int code = 0;
-        const auto refused = [&code](int bit, auto&& call) {
-            try {
-                call();
-                code |= bit;  // it ran, or it would hang: nobody in this process runs the pool's tasks
-            } catch (const taskforge::scheduler_closed&) {
-            } catch (...) {
-                code |= bit << 4;
-            }
-        };
+        const auto refused = [&code](int bit, auto&& call) { code |= closed_or(bit, call); };
         refused(1, [&] { taskforge::parallel_for(pool, 0, 100, [](int) {}); });
         refused(2, [&] { (void)taskforge::parallel_reduce(pool, 0, 100, 0, std::plus<>{}, [](int i) { return i; }); });
         refused(4, [&] { (void)pool.join([] { return 1; }, [] { return 2; }); });
@@ -512,15 +518,7 @@ TEST_CASE("in a forked child, co_await on an inherited scheduler's unfinished ta
         arm_child_alarm();
         std::atexit(&quiet_exit);
         int code = 0;
-        const auto refused = [&code](int bit, auto&& call) {
-            try {
-                call();
-                code |= bit;
-            } catch (const taskforge::scheduler_closed&) {
-            } catch (...) {
-                code |= bit << 4;
-            }
-        };
+        const auto refused = [&code](int bit, auto&& call) { code |= closed_or(bit, call); };
         refused(1, [&] { (void)taskforge::sync_wait(await_handle(unfinished)); });
         refused(2, [&] { taskforge::sync_wait(await_group(group)); });
         refused(4, [&] {  // from a coroutine on a scheduler made in the child
