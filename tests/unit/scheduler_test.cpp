@@ -238,3 +238,20 @@ TEST_CASE("idle workers sleep instead of spinning", "[scheduler][unit]") {
     // A spinning worker would use ~0.5 s here (each); parked ones use nothing. Generous bound: not a benchmark.
     CHECK(cpu_seconds < 0.05);
 }
+
+TEST_CASE("workers that linger between bursts in close succession go quiet once the bursts stop", "[scheduler][unit]") {
+    // runtime.hpp [Z1]: woken for bursts ~100 us apart, a worker learns to keep searching between them instead of
+    // parking. When they stop it must park within the linger limit (250 us), not spin on.
+    taskforge::scheduler pool{taskforge::options{.threads = 2, .guest_slots = 0}};
+    for (int burst = 0; burst < 300; ++burst) {
+        taskforge::task_group group{pool};
+        for (int task = 0; task < 4; ++task) group.spawn([] {});
+        group.wait();
+        std::this_thread::sleep_for(100us);
+    }
+    std::this_thread::sleep_for(50ms);
+    const auto cpu_before = std::clock();
+    std::this_thread::sleep_for(500ms);
+    const double cpu_seconds = static_cast<double>(std::clock() - cpu_before) / CLOCKS_PER_SEC;
+    CHECK(cpu_seconds < 0.05);  // a worker still lingering would use ~0.5 s
+}

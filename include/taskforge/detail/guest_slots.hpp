@@ -111,6 +111,10 @@ public:
     // Any thread. Relaxed would do for a hint; acquire pairs with leave()'s release [V3].
     bool anyone_inside() const noexcept { return (word_.load(std::memory_order_acquire) & all_) != 0; }
 
+    // Any thread: one bit per occupied slot. Relaxed: a hint for thieves, who use only the deque's own protocol
+    // on what they find [V1]; a guest missed here is found by the next look.
+    std::uint32_t occupied_hint() const noexcept { return word_.load(std::memory_order_relaxed) & all_; }
+
     // shutdown(): no visit begins from now on [V2].
     void close() noexcept {
         // seq_cst: ordered before the injection queue's close (also seq_cst) in shutdown's thread [V2].

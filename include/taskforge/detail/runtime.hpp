@@ -68,6 +68,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -144,6 +145,18 @@ public:
     static constexpr int spin_rounds = 8;
     static constexpr int yield_rounds = 24;
     static constexpr int search_rounds = spin_rounds + yield_rounds;
+    // [Z1] Lingering. A worker whose last parks each ended within linger_limit_us (work arrives in bursts that
+    // close together: an event loop fanning out every ~100 us) keeps searching, yielding between rounds, for up to
+    // twice its last sleep (at most linger_limit_us) before it parks again. Parked, it would be woken for each
+    // burst: a futex wake-up costs the spawner a system call and arrives 10-30 us later (on some virtual machines
+    // only when the spawner's core next sleeps, since the wakee is queued behind it), after a short burst is
+    // over. A pool whose work comes rarely (W4, W5) never lingers: it takes linger_bursts short sleeps in a row.
+#if defined(TASKFORGE_RELACY)
+    static constexpr std::uint64_t linger_limit_us = 0;  // the model checker explores every interleaving instead
+#else
+    static constexpr std::uint64_t linger_limit_us = 250;
+#endif
+    static constexpr std::uint32_t linger_bursts = 2;
     static constexpr std::size_t injection_batch = 32;
     static constexpr std::int64_t steal_batch = 16;
     static constexpr int injection_polls = 32;
@@ -639,6 +652,7 @@ private:
     job* next_by_level(worker& self, bool fairness);
     bool park(worker& self);
     static void note_wakeup(worker& self) noexcept;
+    static void learn_linger(worker& self, std::uint64_t slept) noexcept;
     bool try_retire_idle(worker& self);
     bool retire_on_request(worker& self);
     void depart(worker& self, bool counted);
@@ -756,12 +770,28 @@ private:
 
     // Worker only. A steady outside producer refills the injection queue every few hundred nanoseconds; watching it
     // for ~1 us before announcing a search keeps the idle state's line (which every spawn reads) from bouncing
-    // with each momentarily empty queue. Reads only the consumer end (has_linked_job).
+    // with each momentarily empty queue. Reads only the consumer end (has_linked_job). An outside thread that
+    // fans out and waits moves its spawns into its guest deque: those are watched too (steal_from_guests).
     job* poll_injection_briefly(worker& self) {
         for (int poll = 0; poll < injection_polls; ++poll) {
             for (int spin = 0; spin < 8; ++spin) cpu_relax();
             if (injected_levels() != 0) {
                 if (job* work = take_injected(self)) return work;
+            }
+            if (job* work = steal_from_guests(self)) return work;
+        }
+        return nullptr;
+    }
+
+    // Worker only: the oldest job of an occupied guest slot's lanes (issue 11: a waiting outside thread's fan-out
+    // sits there while it helps). Guest slots are made before any worker starts and never change [R2]; an empty
+    // lane costs two relaxed loads (a hint, as in steal_round).
+    job* steal_from_guests(worker& self) {
+        for (std::uint32_t inside = guests_.occupied_hint(); inside != 0; inside &= inside - 1) {
+            worker& guest = *slots_[first_guest_ + static_cast<std::size_t>(std::countr_zero(inside))];
+            for (priority level : {priority::high, priority::normal, priority::low}) {
+                if (guest.lane(level).empty()) continue;
+                if (job* work = steal_from(self, guest, level)) return work;
             }
         }
         return nullptr;
@@ -789,7 +819,8 @@ private:
             if (!idle_.try_begin_search()) return nullptr;
             self.searching = true;
         }
-        for (int round = 0; round < search_rounds; ++round) {
+        const std::uint64_t since = rough_ticks();  // [Z1]; unsigned: a counter that went back ends the linger
+        for (int round = 0; round < search_rounds || rough_ticks() - since < self.linger; ++round) {
             if (job* work = steal_round(self)) return work;
             if (job* work = take_injected(self)) return work;
             if (round < spin_rounds) {
@@ -960,8 +991,10 @@ inline bool runtime::park(worker& self) {
     self.instruments.publish();  // [M1] exact while it sleeps
     // Relaxed: a hint; a thread that parks untimed while the pool is over its target only stays asleep [R4].
     if (!self.spare && !over_target_.load(std::memory_order_relaxed)) {
+        const std::uint64_t asleep_since = rough_ticks();
         idle_.park(self.index);
         note_wakeup(self);
+        learn_linger(self, rough_ticks() - asleep_since);
         return true;
     }
     const auto deadline = std::chrono::steady_clock::now() + spare_idle_timeout;
@@ -975,6 +1008,14 @@ inline bool runtime::park(worker& self) {
     fence_seq_cst();
     if (any_work_visible()) return true;
     return !try_retire_idle(self);
+}
+
+// Worker only, woken after `slept` rough ticks: how long its next search lingers [Z1]. A counter that jumped
+// (another core's) reads as a long sleep: no lingering, the quiet side.
+inline void runtime::learn_linger(worker& self, std::uint64_t slept) noexcept {
+    constexpr std::uint64_t limit = linger_limit_us * rough_ticks_per_microsecond;
+    self.short_sleeps = slept < limit ? std::min(self.short_sleeps + 1, linger_bursts) : 0;
+    self.linger = self.short_sleeps >= linger_bursts ? std::min(2 * slept, limit) : 0;
 }
 
 // Worker only, unparked by a notify: it comes back counted as searching (parking.hpp).

@@ -40,6 +40,13 @@
 //        std::system_error(resource_unavailable_try_again) instead: a clear error, never a possible hang.
 //   [W7] A waiter spins briefly before it asks for a spare: most stolen children finish within microseconds, and
 //        a spare started for nothing costs a thread wake-up and a core's share.
+//   [W8] A guest is patient before it blocks (guest_patience): for up to guest_patience_us it keeps looking —
+//        pausing for the first few microseconds, then yielding the core — for the awaited work to finish or for
+//        a group member to turn up (a worker may be moving the injection queue's batch into its deque right then).
+//        An outside waiter has nothing else to do, and on a virtual machine a futex wake-up takes 15-30 us,
+//        longer than the tasks of a typical fan-out; yielding leaves the core to a worker when threads outnumber
+//        cores. So the last task to finish hands the result to a spinning guest without any system call
+//        (issue 11). Workers keep [W7]: a worker that blocks has a stand-in to start and work of its own queued.
 #pragma once
 
 #include <chrono>
@@ -54,6 +61,35 @@
 namespace taskforge::detail {
 
 using deadline_type = std::chrono::steady_clock::time_point;
+
+// How long a guest keeps looking before it blocks [W8].
+#if defined(TASKFORGE_RELACY)
+inline constexpr std::uint64_t guest_patience_us = 0;  // the model checker explores every interleaving instead
+#else
+inline constexpr std::uint64_t guest_patience_us = 50;
+#endif
+
+// A guest's spinning budget [W8]: each call to wait_a_little() waits a moment and says whether to look again.
+class guest_patience {
+public:
+    bool wait_a_little() noexcept {
+        if constexpr (guest_patience_us == 0) return false;
+        if (rounds_ < pausing_rounds) {
+            if (rounds_++ == 0) since_ = rough_ticks();
+            for (int spin = 0; spin < 16; ++spin) cpu_relax();
+            return true;
+        }
+        // Unsigned: a counter that went back (another core's) reads as a huge difference, a spent budget.
+        if (rough_ticks() - since_ >= guest_patience_us * rough_ticks_per_microsecond) return false;
+        yield_thread();
+        return true;
+    }
+
+private:
+    static constexpr int pausing_rounds = 8;  // 128 pauses (3-5 us) before the first yield
+    int rounds_ = 0;
+    std::uint64_t since_ = 0;
+};
 
 // Blocks worker `self` (compensated, [W2][W6]) or any other thread until done(word) or the deadline.
 template <class Done>
@@ -133,6 +169,12 @@ inline bool wait_for_task_as(worker* self, task_frame_base& frame, const deadlin
     }
     // [W6]: a deadline ends the wait anyway, and a task of our own pool that already left `pending` is running;
     // every other wait may need a standing worker.
+    if (self != nullptr && self->guest && deadline == nullptr) {  // [W8]
+        guest_patience patience;
+        while (patience.wait_a_little()) {
+            if (task_state::finished(frame.load_state())) return true;
+        }
+    }
     const bool required = deadline == nullptr && (self == nullptr || frame.pool != self->pool ||
                                                   task_state::status(frame.load_state()) == task_state::pending);
     return block_on(self, frame.state, task_state::waiting, &task_state::finished, deadline, required);
@@ -165,12 +207,13 @@ void refuse_inherited_await(runtime& pool, const worker* here, Unfinished unfini
 // Worker (or guest) `self` of the group's pool: [W1] runs the group's tasks found on top of its own lanes (a
 // guest: also at the head of the injection queues and in other deques [W4]) until the count is zero or none is
 // found. Also co_await on a group (task.hpp).
-inline void help_group(worker& self, group_state& group) {
+// `stealing_given_up`: set once a steal took a job that was not a member (runtime.hpp, steal_wanted); it stays set
+// for the rest of the wait, across calls.
+inline void help_group(worker& self, group_state& group, bool& stealing_given_up) {
     auto& word = group.word();
     runtime& pool = *self.pool;
     const void* const family = &group;
     const auto is_member = [family](const job* candidate) { return candidate->family == family; };
-    bool stealing_given_up = false;
     for (;;) {
         deferred_finishes::flush();  // our own finishes may be what the group still counts [G4]
         if (group_state::no_tasks_left(word.load(std::memory_order_acquire))) return;
@@ -187,10 +230,24 @@ inline void help_group(worker& self, group_state& group) {
     }
 }
 
+inline void help_group(worker& self, group_state& group) {
+    bool stealing_given_up = false;
+    help_group(self, group, stealing_given_up);
+}
+
 // Worker (or guest) `self` of any pool, or nullptr for an outside thread that waits without a slot.
 inline void wait_for_group_as(worker* self, group_state& group, runtime* pool_pointer) {
     auto& word = group.word();
-    if (self != nullptr && self->pool == pool_pointer) help_group(*self, group);
+    if (self != nullptr && self->pool == pool_pointer) {
+        bool stealing_given_up = false;
+        help_group(*self, group, stealing_given_up);
+        if (self->guest) {  // [W8]: members may still turn up in a deque, and the last one may finish soon
+            guest_patience patience;
+            while (!group_state::no_tasks_left(word.load(std::memory_order_acquire)) && patience.wait_a_little()) {
+                help_group(*self, group, stealing_given_up);
+            }
+        }
+    }
     if (!group_state::no_tasks_left(word.load(std::memory_order_acquire))) {
         if (running_group::includes(&group)) {  // [W5]
             throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),

@@ -38,6 +38,8 @@ struct alignas(cache_line) worker {
     std::uintptr_t stack_floor = 0;  // below this address, a wait blocks instead of running work inline
     std::uint32_t ticks = 0;         // tasks taken since the last fairness check
     bool searching = false;
+    std::uint32_t short_sleeps = 0;  // parks in a row that a wake-up ended within runtime::linger_limit_us
+    std::uint64_t linger = 0;        // rough ticks that search() keeps looking past its usual rounds [Z1]
     worker_instruments instruments;  // metrics counts and trace ring (instruments.hpp)
 
     // The lane of `chosen` (not inherit_level) [Y1].
