@@ -46,19 +46,21 @@ private:
         auto* self = static_cast<group_frame*>(work);
         group_state& group = *self->group_;
         deferred_finishes::before_running(&group);  // [G4]
+        if (group.cancellation.cancelled()) [[unlikely]] {
+            skip(self, group);  // [K1] skipped once the group (or one it nests in) is cancelled
+            return;
+        }
         std::exception_ptr error;
         const running_group*& innermost = running_group::innermost();
         const running_group record{&group, innermost};
         innermost = &record;  // waiting.hpp [W5]: a wait on this group from in here is a cycle
         const task_probe probe;
         try {
-            const enclosing_group inside(&group);   // [K2] groups made in here nest in this one
-            if (!group.cancellation.cancelled()) {  // [K1] skipped once the group (or one it nests in) is cancelled
-                if constexpr (std::is_invocable_v<Fn, std::stop_token, Args...>) {
-                    self->call_.invoke(group.cancellation.token());  // [K3]
-                } else {
-                    self->call_.invoke();
-                }
+            const enclosing_group inside(&group);  // [K2] groups made in here nest in this one
+            if constexpr (std::is_invocable_v<Fn, std::stop_token, Args...>) {
+                self->call_.invoke(group.cancellation.token());  // [K3]
+            } else {
+                self->call_.invoke();
             }
         } catch (...) {
             error = std::current_exception();
@@ -68,6 +70,13 @@ private:
         discard(self);  // frame memory back before the group can be seen finished
         if (error) group.record(std::move(error));
         deferred_finishes::add(group);  // released by this worker soon [G4]
+    }
+
+    // A task of a cancelled group: no user code runs, so no probe (task_probe.hpp) and no exception to catch; it
+    // still counts as finished.
+    TASKFORGE_COLD static void skip(group_frame* self, group_state& group) noexcept {
+        discard(self);
+        deferred_finishes::add(group);  // [G4]
     }
 
     group_state* group_;
