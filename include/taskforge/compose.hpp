@@ -19,7 +19,8 @@
 ///   * when_any: (index, value) of the first input to finish — just its index for void inputs. If that one failed,
 ///     the result rethrows its exception (cancelled: the result is cancelled). The others run on undisturbed; their
 ///     results are dropped. An empty vector throws std::invalid_argument.
-///   * An empty input handle throws std::future_error(no_state) before any handle is consumed.
+///   * An empty input handle throws std::future_error(no_state), and the same handle passed to when_all twice
+///     throws std::invalid_argument, before any handle is consumed.
 ///   * Inputs already finished count at once. Inputs may come from different schedulers; the result is queued on
 ///     its own scheduler (cancelled if that one was shut down by then). That scheduler must still exist when the
 ///     result is due: destroying it while the result waits for an input of another scheduler is undefined
@@ -53,6 +54,18 @@ void require_valid(const task_handle<T>& input) {
     if (!input.valid()) throw std::future_error(std::future_errc::no_state);
 }
 
+// when_all(h, h): the second consumption would find the handle already moved from, and the task's outcome would be
+// lost. Frames are unique to a handle (handles are move-only), so equal frames mean the same handle.
+template <std::size_t Count>
+void require_distinct(const std::array<task_frame_base*, Count>& frames) {
+    for (std::size_t i = 0; i < Count; ++i) {
+        for (std::size_t j = i + 1; j < Count; ++j) {
+            if (frames[i] == frames[j])
+                throw std::invalid_argument("taskforge: when_all was given the same handle twice");
+        }
+    }
+}
+
 // Creates when_all's deferred result frame on the first input's scheduler with `body` (which holds the inputs'
 // handles and the gate), and arms the gate with the inputs' `frames`.
 template <class Result, class Body, class Frames>
@@ -71,13 +84,15 @@ task_handle<Result> start_all_of(const Frames& frames, Body&& body) {
 ///
 /// Consumes `handles` (each a non-const task_handle, at least one); the result runs on the first input's
 /// scheduler. The first input that failed or was cancelled, in argument order, decides the result's outcome.
-/// Throws std::future_error(no_state) for an empty handle, before any handle is consumed.
+/// Throws std::future_error(no_state) for an empty handle and std::invalid_argument for a handle passed twice,
+/// before any handle is consumed.
 template <detail::handle_argument... Handles>
 requires(sizeof...(Handles) > 0) auto when_all(Handles&&... handles) {
     using body_type = detail::all_of_tuple_body<typename std::remove_cvref_t<Handles>::value_type...>;
     using result_type = std::invoke_result_t<body_type&>;
     (detail::require_valid(handles), ...);
     std::array<detail::task_frame_base*, sizeof...(Handles)> frames{&detail::handle_access::frame(handles)...};
+    detail::require_distinct(frames);
     return detail::start_all_of<result_type>(frames, body_type{{std::move(handles)...}, {}});
 }
 

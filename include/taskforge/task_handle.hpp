@@ -34,7 +34,8 @@
 ///     If f returns a `task_handle<U>`, the result is unwrapped: then() returns a `task_handle<U>` that ends as that
 ///     inner task ends (so a continuation can fan out and return when_all(...) of what it spawned). When that inner
 ///     task belongs to another scheduler, this one's shutdown() and destructor wait until the inner task finished
-///     (the continuation still has to reach this scheduler, as a coroutine suspended there does — task.hpp).
+///     (the continuation still has to reach this scheduler, as a coroutine suspended there does — task.hpp); if
+///     this scheduler was shut down by then, the result is cancelled and the inner task's outcome is dropped.
 ///     It can itself be cancelled before it starts; that detaches what it continues (an exception there then goes
 ///     to options::on_unhandled_exception, as for any dropped handle). If the scheduler no longer accepts work when
 ///     the continuation is due (shut down), the continuation is cancelled; the scheduler must still exist when

@@ -135,6 +135,17 @@ TEST_CASE("empty handles throw no_state from then, when_all and when_any", "[com
     CHECK_THROWS_AS(taskforge::when_any(std::vector<taskforge::task_handle<int>>{}), std::invalid_argument);
 }
 
+TEST_CASE("when_all given the same handle twice throws invalid_argument and consumes nothing", "[compose][unit]") {
+    taskforge::scheduler pool{taskforge::options{.threads = 1}};
+    auto failing = pool.spawn([]() -> int { throw std::runtime_error("from the task"); });
+    auto other = pool.spawn([] { return 2; });
+    CHECK_THROWS_AS(taskforge::when_all(failing, failing), std::invalid_argument);
+    CHECK_THROWS_AS(taskforge::when_all(other, failing, other), std::invalid_argument);
+    REQUIRE(failing.valid());  // the task's exception is still there to be retrieved, not lost
+    CHECK_THROWS_WITH(failing.get(), "from the task");
+    CHECK(other.get() == 2);
+}
+
 TEST_CASE("a chain of 1,000,000 thens on one worker runs in constant stack", "[compose][unit]") {
     constexpr long links = TASKFORGE_TEST_TSAN || TASKFORGE_TEST_ASAN ? 100'000 : 1'000'000;
     gate blocker;

@@ -146,8 +146,9 @@ public:
     static constexpr int yield_rounds = 24;
     static constexpr int search_rounds = spin_rounds + yield_rounds;
     // [Z1] Lingering. A worker whose last parks each ended within linger_limit_us (work arrives in bursts that
-    // close together: an event loop fanning out every ~100 us) keeps searching, yielding between rounds, for up to
-    // twice its last sleep (at most linger_limit_us) before it parks again. Parked, it would be woken for each
+    // close together: an event loop fanning out every ~100 us) keeps searching, yielding between rounds, for
+    // linger_limit_us before it parks again (a length taken from its last sleep fed back on itself: a worker woken
+    // just after it parked learnt to park sooner still). Parked, it would be woken for each
     // burst: a futex wake-up costs the spawner a system call and arrives 10-30 us later (on some virtual machines
     // only when the spawner's core next sleeps, since the wakee is queued behind it), after a short burst is
     // over. A pool whose work comes rarely (W4, W5) never lingers: it takes linger_bursts short sleeps in a row.
@@ -1015,7 +1016,7 @@ inline bool runtime::park(worker& self) {
 inline void runtime::learn_linger(worker& self, std::uint64_t slept) noexcept {
     constexpr std::uint64_t limit = linger_limit_us * rough_ticks_per_microsecond;
     self.short_sleeps = slept < limit ? std::min(self.short_sleeps + 1, linger_bursts) : 0;
-    self.linger = self.short_sleeps >= linger_bursts ? std::min(2 * slept, limit) : 0;
+    self.linger = self.short_sleeps >= linger_bursts ? limit : 0;
 }
 
 // Worker only, unparked by a notify: it comes back counted as searching (parking.hpp).
