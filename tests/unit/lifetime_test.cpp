@@ -230,6 +230,40 @@ TEST_CASE("group.wait() from a task the group's task waits on inline throws reso
     CHECK(deadlock_errors.load() == 1);
 }
 
+TEST_CASE("group.wait() from a join half or loop piece of the group's own task throws wherever the piece runs",
+          "[lifetime][group][misuse]") {
+    // Old code: a half stolen by another worker did not see the group task's record there and blocked on the group,
+    // whose task waited for that half: a hang (adversarial finding).
+    TASKFORGE_WATCHDOG();
+    taskforge::scheduler pool{taskforge::options{.threads = 2, .guest_slots = 0}};
+    const auto wait_on = [](taskforge::task_group& group, std::atomic<int>& deadlock_errors) {
+        try {
+            group.wait();
+        } catch (const std::system_error& error) {
+            if (is_deadlock_error(error)) deadlock_errors.fetch_add(1);
+        }
+    };
+    taskforge::task_group group{pool};
+    std::atomic<int> deadlock_errors{0};
+    std::atomic<bool> stolen{false};
+    group.spawn([&] {
+        const auto forker = std::this_thread::get_id();
+        const auto half = [&] {
+            if (std::this_thread::get_id() != forker) {
+                stolen.store(true);
+            } else {
+                eventually([&] { return stolen.load(); }, 10s);  // leave the other half to the idle worker
+            }
+            wait_on(group, deadlock_errors);
+        };
+        taskforge::join(half, half);
+        taskforge::parallel_for(0, 64, [&](int) { wait_on(group, deadlock_errors); });
+    });
+    group.wait();
+    REQUIRE(stolen.load());
+    CHECK(deadlock_errors.load() == 2 + 64);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Destroying a scheduler inside another scheduler's task while the inner pool's tasks need the outer pool: old
 // code deadlocked (the outer pool's only worker was blocked joining the inner pool).

@@ -288,7 +288,13 @@ private:
 };
 
 // The groups whose tasks are running on this thread, innermost first: a record on each running group task's
-// stack frame (group_frame.hpp). waiting.hpp [W5] walks it before a group wait blocks.
+// stack frame (group_frame.hpp). waiting.hpp [W5] walks it before a group wait blocks. A join half or loop piece
+// that another thread runs (stack_job.hpp) is still inside the task that forked it: its runner pushes a forked
+// record (group nullptr) whose `outer` is the forker's innermost record as it was at the fork, so the walk goes on
+// through the forker's records — which stay unchanged on the forker's stack until the join returns, and were
+// published to the runner by the steal (the deque's release/acquire). Records the runner had below the piece are
+// not walked: a thread runs a stolen piece only from its scheduling loop (no records) or while it waits in a join
+// whose own records are among the forker's.
 // The group whose task the code on this thread runs for, for nesting [K2]: set by a group task for its length,
 // cleared by a plain task or continuation for its length, and carried by a join's stack job to the thief that
 // runs it (stack_job.hpp), so join halves and loop pieces count as inside the task that forked them.
@@ -308,33 +314,54 @@ private:
 };
 
 struct running_group {
-    const group_state* group;
-    const running_group* outer;
+    const group_state* group;             // nullptr: a forked record (above)
+    const running_group* outer;           // a forked record: the forker's innermost record at the fork
+    const running_group* base = nullptr;  // a forked record: the forker's resumption_base() at the fork
 
     static const running_group*& innermost() noexcept {
         static thread_local const running_group* top = nullptr;
         return top;
     }
-    static bool includes(const group_state* group) noexcept {
-        for (const running_group* record = innermost(); record != nullptr; record = record->outer) {
-            if (record->group == group) return true;
-        }
-        return false;
-    }
+    static bool includes(const group_state* group) noexcept { return walk_finds(group, nullptr); }
     // As includes(), but only the records pushed since the running coroutine was last resumed by a resume job
     // (coroutine_frame.hpp): a coroutine run by a resume job on top of a group's task (a refused resumption runs
     // on the finishing thread [C2]) is not that task, and its `co_await` on that group suspends instead of
-    // blocking it. A coroutine run directly by a task (sync_wait) still sees the task's records.
+    // blocking it. A coroutine run directly by a task (sync_wait) still sees the task's records. Past a forked
+    // record, the forker's base applies.
     static bool includes_since_resumption(const group_state* group) noexcept {
-        for (const running_group* record = innermost(); record != resumption_base(); record = record->outer) {
-            if (record->group == group) return true;
-        }
-        return false;
+        return walk_finds(group, &resumption_base());
     }
     static const running_group*& resumption_base() noexcept {
         static thread_local const running_group* base = nullptr;
         return base;
     }
+
+private:
+    // `stop`: nullptr to walk every record, else the thread's resumption base (switched to the forker's at each
+    // forked record).
+    static bool walk_finds(const group_state* group, const running_group* const* stop) noexcept {
+        const running_group* end = stop != nullptr ? *stop : nullptr;
+        for (const running_group* record = innermost(); record != nullptr && record != end; record = record->outer) {
+            if (record->group == group) return true;
+            if (record->group == nullptr && stop != nullptr) end = record->base;
+        }
+        return false;
+    }
+};
+
+// Owner: the runner of a join half or loop piece that another thread forked (stack_job.hpp), for its length: the
+// forked record described above running_group.
+class forked_records {
+public:
+    forked_records(const running_group* forker, const running_group* forker_base) noexcept
+        : record_{nullptr, forker, forker_base}, saved_(std::exchange(running_group::innermost(), &record_)) {}
+    ~forked_records() { running_group::innermost() = saved_; }
+    forked_records(const forked_records&) = delete;
+    forked_records& operator=(const forked_records&) = delete;
+
+private:
+    const running_group record_;
+    const running_group* const saved_;
 };
 
 // Finishes of one group's tasks that this worker has not released yet [G4]. Worker threads only.

@@ -71,7 +71,12 @@ public:
 
     // `level`: the forking task's (levels.hpp [Y3]); the job is queued at normal level but runs at this one.
     stack_job(F& function, priority level) noexcept
-        : job(&execute, &join_family), function_(function), enclosing_(enclosing_group::current()), level_(level) {}
+        : job(&execute, &join_family),
+          function_(function),
+          enclosing_(enclosing_group::current()),
+          forker_records_(running_group::innermost()),
+          forker_base_(running_group::resumption_base()),
+          level_(level) {}
     stack_job(const stack_job&) = delete;
     stack_job& operator=(const stack_job&) = delete;
 
@@ -100,7 +105,8 @@ private:
             self->thief_.store(runner, std::memory_order_release);  // pairs with the acquire in thief()
         }
         const enclosing_group inside(self->enclosing_);  // [K2] the forking task's group, on the thief too
-        const running_level level(self->level_);         // and its level: what the piece spawns inherits it
+        const forked_records records(self->forker_records_, self->forker_base_);  // and its running groups [W5]
+        const running_level level(self->level_);  // and its level: what the piece spawns inherits it
         const task_probe probe;
         try {
             invoke_into(self->function_, self->result_);
@@ -134,7 +140,9 @@ private:
 
     F& function_;
     group_state* const enclosing_;  // written by the owner before the push; read by the thief after its steal
-    const priority level_;          // likewise
+    const running_group* const forker_records_;  // likewise (group_state.hpp, forked_records)
+    const running_group* const forker_base_;     // likewise
+    const priority level_;                       // likewise
     std::optional<result_type> result_;
     std::exception_ptr error_;
     atomic<std::uint32_t> latch_{latch_state::pending};
