@@ -30,8 +30,9 @@
 //        blocks otherwise. Its stack floor is its own
 //        thread's. Without a slot, or with a deadline ([W3]), it blocks (after a short spin), as before.
 //   [W5] Waits that can only be cycles are reported instead of hanging: a task waiting on itself or on a task
-//        below it on its own stack (task_handle.hpp), and a group waited on from inside one of its own tasks
-//        (running_group, group_state.hpp), throw std::system_error(resource_deadlock_would_occur).
+//        below it on its own stack (task_handle.hpp), and a group waited on from inside one of its own tasks —
+//        also from a join half or loop piece forked there, on whichever thread runs it (running_group and
+//        forked_records, group_state.hpp) — throw std::system_error(resource_deadlock_would_occur).
 //   [W6] Spares are bounded (options::max_spare_threads per scheduler). Past the bound a wait for a task of its
 //        own pool that is already running elsewhere blocks uncompensated: that task is making progress on its
 //        own thread (or is itself waiting under these rules), so only parallelism is lost, never progress. Every
